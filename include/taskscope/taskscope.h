@@ -1,0 +1,18 @@
+/* taskscope — umbrella header: Go's concurrency model for C.
+ * Include this, link with -ltaskscope (pkg-config taskscope, or CMake
+ * target taskscope::taskscope). */
+#ifndef TASKSCOPE_H
+#define TASKSCOPE_H
+
+#include <taskscope/error.h>
+#include <taskscope/task.h>
+#include <taskscope/chan.h>
+#include <taskscope/select.h>
+#include <taskscope/time.h>
+#include <taskscope/panic.h>
+
+#define TASKSCOPE_VERSION_MAJOR 0
+#define TASKSCOPE_VERSION_MINOR 1
+#define TASKSCOPE_VERSION_PATCH 0
+
+#endif

@@ -1,0 +1,45 @@
+/* taskscope — runtime introspection: the one window the profiler, the dumps
+ * and tests have on the scheduler's tasks.
+ *
+ * ts_introspect_tasks walks every live task under the all-tasks lock and
+ * hands the callback a snapshot of each. The snapshot is consistent per task
+ * (fields read while the task cannot exit) but not across tasks: a task may
+ * change state right after its snapshot was taken. */
+#ifndef TASKSCOPE_RUNTIME_INTROSPECT_H
+#define TASKSCOPE_RUNTIME_INTROSPECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum ts_task_state {
+    TS_TASK_RUNNABLE = 1, /* on a run queue, waiting for an M */
+    TS_TASK_RUNNING = 2,  /* executing on an M */
+    TS_TASK_WAITING = 3,  /* parked: see wait_reason / wait_object */
+    TS_TASK_DEAD = 4,     /* returned; never shown by the walk */
+};
+
+struct ts_task_info {
+    uint64_t id;             /* task id, >= 1 */
+    uint64_t parent_id;      /* creator's id, 0 when created by a thread */
+    enum ts_task_state state;
+    int wait_reason;         /* enum ts_wait_reason (runtime/waitreason.h) */
+    const char *wait_text;   /* Go's text, "" when not waiting */
+    const void *wait_object; /* primitive blocked on, or NULL */
+    int64_t wait_since;      /* ts_now() when it parked, 0 if not waiting */
+    uintptr_t create_pc;     /* return address inside the ts_go caller */
+    void *stack_lo;          /* usable stack [stack_lo, stack_hi) */
+    void *stack_hi;
+    uintptr_t saved_fp;      /* frame pointer when parked/runnable, 0 when
+                                running (the stack is in use) */
+};
+
+/* ts_introspect_tasks: call fn for each live task; stops early and returns
+ * fn's value when it is non-zero, else returns 0. fn runs with the
+ * all-tasks lock held: it must not create tasks or block. */
+int ts_introspect_tasks(int (*fn)(const struct ts_task_info *info, void *arg),
+                        void *arg);
+
+/* ts_introspect_count: live tasks, as ts_num_tasks. */
+int64_t ts_introspect_count(void);
+
+#endif
