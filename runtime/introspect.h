@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <taskscope/task.h>
+
 enum ts_task_state {
     TS_TASK_RUNNABLE = 1, /* on a run queue, waiting for an M */
     TS_TASK_RUNNING = 2,  /* executing on an M */
@@ -29,8 +31,6 @@ struct ts_task_info {
     uintptr_t create_pc;     /* return address inside the ts_go caller */
     void *stack_lo;          /* usable stack [stack_lo, stack_hi) */
     void *stack_hi;
-    uintptr_t saved_fp;      /* frame pointer when parked/runnable, 0 when
-                                running (the stack is in use) */
 };
 
 /* ts_introspect_tasks: call fn for each live task; stops early and returns

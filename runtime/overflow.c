@@ -1,0 +1,96 @@
+/* taskscope — stack overflow reports: guard-page faults on a sigaltstack.
+ *
+ * Every worker M runs with an alternate signal stack. A SIGSEGV/SIGBUS whose
+ * fault address lies in the guard page of the task running on that M is a
+ * stack overflow: report it, naming the task and where it was created, and
+ * exit 2 (Go's "fatal error: stack overflow"). Any other fault is passed on
+ * to the handler that was installed before ours, or to the default action,
+ * so a real crash still dumps core as it would without taskscope.
+ *
+ * The handler formats with snprintf into a stack buffer and writes with
+ * write(2); the only non-async-signal-safe call is dladdr for the creation
+ * site, acceptable on a path that ends the process. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "runtime/sched.h"
+
+#define ALTSTACK_SIZE (64 * 1024)
+
+static struct sigaction old_segv, old_bus;
+
+void ts__print_pc(uintptr_t pc); /* panic.c */
+
+static void say(const char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0) {
+        ssize_t w = write(2, s, n);
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+static void chain(int sig, siginfo_t *info, void *uctx)
+{
+    struct sigaction *old = sig == SIGBUS ? &old_bus : &old_segv;
+    if (old->sa_flags & SA_SIGINFO && old->sa_sigaction) {
+        old->sa_sigaction(sig, info, uctx);
+        return;
+    }
+    if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+        old->sa_handler(sig);
+        return;
+    }
+    /* Default action: restore it and return; the faulting instruction runs
+     * again and the kernel applies it (core dump, exit status of SIGSEGV). */
+    signal(sig, SIG_DFL);
+}
+
+static void on_fault(int sig, siginfo_t *info, void *uctx)
+{
+    struct ts_m *m = ts__getm();
+    struct ts_task *t = m ? m->curr : NULL;
+    if (!t || !ts__stack_in_guard(&t->stack, info->si_addr)) {
+        chain(sig, info, uctx);
+        return;
+    }
+    char buf[256];
+    snprintf(buf, sizeof buf,
+             "runtime: task %llu stack exceeds %zu-byte limit\n"
+             "fatal error: stack overflow\n\ngoroutine %llu [running]:\n"
+             "created by goroutine %llu at:\n",
+             (unsigned long long)t->id, ts__stack_size(),
+             (unsigned long long)t->id, (unsigned long long)t->parent_id);
+    say(buf);
+    ts__print_pc(t->create_pc);
+    _exit(2);
+}
+
+void ts__overflow_init(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &old_segv);
+    sigaction(SIGBUS, &sa, &old_bus);
+}
+
+void ts__overflow_thread_init(struct ts_m *m)
+{
+    void *mem = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
+        ts__fatal("taskscope: cannot map a signal stack for worker %d", m->id);
+    stack_t ss = {.ss_sp = mem, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
+    if (sigaltstack(&ss, NULL) != 0)
+        ts__fatal("taskscope: sigaltstack failed for worker %d", m->id);
+    m->altstack = mem;
+}

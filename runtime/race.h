@@ -1,0 +1,42 @@
+/* taskscope — ThreadSanitizer hooks, no-ops outside the tsan build.
+ *
+ * The tsan preset compiles with -fsanitize=thread; then every context switch
+ * announces the target fiber and channel operations publish Go's
+ * happens-before edges with release/acquire on a per-channel or per-slot
+ * address. Elsewhere these inline to nothing. */
+#ifndef TASKSCOPE_RUNTIME_RACE_H
+#define TASKSCOPE_RUNTIME_RACE_H
+
+#if defined(__SANITIZE_THREAD__)
+#define TS_RACE 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TS_RACE 1
+#endif
+#endif
+
+#ifdef TS_RACE
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+void __tsan_set_fiber_name(void *fiber, const char *name);
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+
+static inline void *ts__race_fiber_current(void) { return __tsan_get_current_fiber(); }
+static inline void *ts__race_fiber_create(void) { return __tsan_create_fiber(0); }
+static inline void ts__race_fiber_destroy(void *f) { __tsan_destroy_fiber(f); }
+static inline void ts__race_fiber_switch(void *f) { __tsan_switch_to_fiber(f, 0); }
+static inline void ts__race_acquire(const void *a) { __tsan_acquire((void *)a); }
+static inline void ts__race_release(const void *a) { __tsan_release((void *)a); }
+#else
+static inline void *ts__race_fiber_current(void) { return 0; }
+static inline void *ts__race_fiber_create(void) { return 0; }
+static inline void ts__race_fiber_destroy(void *f) { (void)f; }
+static inline void ts__race_fiber_switch(void *f) { (void)f; }
+static inline void ts__race_acquire(const void *a) { (void)a; }
+static inline void ts__race_release(const void *a) { (void)a; }
+#endif
+
+#endif

@@ -1,0 +1,215 @@
+/* taskscope — scheduler internals shared by the runtime's files.
+ *
+ * Vocabulary (Go's): a task (G) is a function with its own stack; an M is a
+ * worker thread; a P is the right to run tasks, with a local run queue and a
+ * timer heap. Each M owns one P for its whole life (taskscope does not hand
+ * Ps off around blocking syscalls yet: tasks block only through park).
+ *
+ * Task states, by owner (legal transitions only):
+ *   RUNNABLE  on a run queue or in runnext; the queue owns it.
+ *             -> RUNNING (an M takes it in execute)
+ *   RUNNING   the M executing it owns it and its stack.
+ *             -> WAITING (ts__park; the switch to g0 completes it)
+ *             -> RUNNABLE (ts_yield; g0 requeues it after the switch)
+ *             -> DEAD (the task function returned; g0 frees the stack)
+ *   WAITING   parked; owned by whoever may wake it: the holder of the lock
+ *             that was released by the park's unlock function, or the winner
+ *             of the select_done race, or the timer that will fire.
+ *             -> RUNNABLE (ts__ready)
+ *   A park's unlock function runs on g0 after the task's registers are
+ *   saved, so no waker can make the task runnable while it still runs.
+ *
+ * Plain threads that call blocking channel operations get a thread-local
+ * struct ts_task of kind TS__KIND_THREAD: ts__park sleeps on its wake futex
+ * and ts__ready sets and wakes it; queues and select treat both kinds alike.
+ */
+#ifndef TASKSCOPE_RUNTIME_SCHED_H
+#define TASKSCOPE_RUNTIME_SCHED_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/introspect.h"
+#include "runtime/lock.h"
+#include "runtime/stack.h"
+#include "runtime/waitreason.h"
+
+#define TS__MAX_PROCS 256
+#define TS__RUNQ_SIZE 256 /* power of two */
+
+enum ts__task_kind {
+    TS__KIND_TASK = 0,   /* a real task with its own stack */
+    TS__KIND_THREAD = 1, /* a plain thread's stand-in, parks on a futex */
+};
+
+struct ts_timer;
+struct ts_m;
+
+/* A timer as the heap sees it (timer.c owns the protocol). */
+struct ts__timer {
+    ts__lock_t lock;       /* guards everything below except heap fields */
+    int64_t when;          /* next fire time (guarded by lock and heap lock) */
+    int64_t period;        /* > 0: re-arm after firing (ticker) */
+    uint64_t seq;          /* bumped by every stop/reset */
+    bool pending;          /* armed and not yet fired or stopped */
+    int32_t heap_index;    /* index in its P's heap, -1 when not in a heap;
+                              guarded by that heap's lock */
+    struct ts_p *heap_p;   /* heap holding it, guarded by that heap's lock */
+    /* fire: called with t->lock held, from scheduler context (g0 or a
+     * plain thread); must not block. */
+    void (*fire)(struct ts__timer *t, int64_t now);
+    void *arg;
+    /* chan: a fired value still in this channel's buffer counts as pending:
+     * arm and disarm drain it (Go 1.23 synchronous timer channels). */
+    struct ts_chan *chan;
+    /* done: called after a one-shot fire, with no lock held; t may be freed
+     * by it (ts_after's self-freeing timer). */
+    void (*done)(struct ts__timer *t);
+};
+
+struct ts__timer_heap {
+    ts__lock_t lock;           /* guards heap, len, cap */
+    struct ts__timer **heap;   /* 4-ary min-heap on when */
+    int32_t len;
+    int32_t cap;
+    int64_t next_when;         /* atomic mirror of heap[0]->when, INT64_MAX if
+                                  empty; read without the lock */
+};
+
+struct ts_task {
+    /* --- switch state: owned by the M running the task, or by its waker */
+    void *sp;                   /* saved stack pointer when not running */
+    struct ts_task *link;       /* global run queue link (sched.lock) */
+    int state;                  /* enum ts_task_state, atomic */
+    int kind;                   /* enum ts__task_kind, immutable */
+    uint64_t id;                /* immutable, >= 1 for tasks, 0 threads */
+
+    void (*fn)(void *);         /* immutable entry point */
+    void *arg;
+
+    /* --- park state: written by the task before it parks */
+    int wait_reason;            /* enum ts_wait_reason, atomic */
+    const void *wait_object;    /* atomic */
+    int64_t wait_since;         /* atomic */
+    uint32_t select_done;       /* select: 0 until one waker claims it */
+    void *param;                /* waker -> parked task: the winning waiter */
+    uint32_t wake_futex;        /* thread kind: 1 once readied */
+
+    /* --- timers embedded for sleep and select deadlines */
+    struct ts__timer sleep_timer;
+
+    /* --- bookkeeping, immutable after creation */
+    uint64_t parent_id;
+    uintptr_t create_pc;
+    struct ts__stack stack;     /* the mapping this struct lives in */
+    void *race_fiber;           /* TSan fiber, NULL outside the tsan build */
+
+    /* --- all-tasks list of P tasks_p (guarded by that P's tasks_lock) */
+    struct ts_task *all_next;
+    struct ts_task *all_prev;
+    struct ts_p *tasks_p;
+};
+
+struct ts_p {
+    int id;
+    /* Local run queue (Go's runq): only the owner M pushes (tail); the owner
+     * and stealers pop by CAS on head. */
+    uint32_t runq_head;         /* atomic */
+    uint32_t runq_tail;         /* atomic, written only by the owner */
+    struct ts_task *runq[TS__RUNQ_SIZE];
+    struct ts_task *runnext;    /* atomic: next task to run, beats runq */
+    uint32_t schedtick;         /* atomic: bumped per execute (sysmon) */
+
+    struct ts__timer_heap timers;
+
+    ts__lock_t tasks_lock;      /* guards the all-tasks list below */
+    struct ts_task *tasks;
+    int64_t ntasks;
+
+    struct ts__stack_cache stacks; /* owned by the M (no lock) */
+    struct ts_m *m;
+};
+
+/* What g0 does with the task that just switched to it. */
+enum ts__after {
+    TS__AFTER_NONE = 0,
+    TS__AFTER_PARK,
+    TS__AFTER_YIELD,
+    TS__AFTER_EXIT,
+};
+
+struct ts_m {
+    int id;
+    pthread_t thread;
+    struct ts_p *p;
+    struct ts_task *curr;       /* task running on this M, NULL on g0 */
+    void *g0_sp;                /* scheduler context saved sp */
+    void *g0_fiber;             /* TSan fiber of the thread itself */
+    int after;                  /* enum ts__after, set by the task */
+    void (*unlockf)(void *);    /* park: run on g0 after the switch */
+    void *unlockarg;
+    uint32_t park_futex;        /* 1 = woken; idle M sleeps on it */
+    int64_t sleep_until;        /* atomic: idle M's wake-up deadline */
+    bool spinning;              /* looking for work, counted in nspinning */
+    struct ts_m *idle_next;     /* sched.idle list link (sched.lock) */
+    uint64_t rand;              /* xorshift state */
+    void *altstack;             /* sigaltstack for stack-overflow reports */
+};
+
+/* --- sched.c ------------------------------------------------------------ */
+void ts__sched_start(void);          /* idempotent, thread-safe */
+int ts__nprocs(void);
+struct ts_m *ts__getm(void);         /* NULL on plain threads */
+struct ts_task *ts__current(void);   /* running task or thread stand-in */
+struct ts_task *ts__current_task(void); /* NULL unless a real task */
+void ts__ready(struct ts_task *t);
+/* ts__park: block the caller (task or thread) with reason/object; unlockf
+ * (may be NULL) runs once the caller is safely off its stack (tasks) or
+ * before sleeping (threads). Returns after ts__ready(caller). */
+void ts__park(int reason, const void *object, void (*unlockf)(void *),
+              void *unlockarg);
+uint64_t ts__rand(void);             /* fast per-M / per-thread random */
+struct ts_p *ts__timer_p(void);      /* P whose heap takes new timers */
+void ts__wake_for_timer(int64_t when);
+void ts__run_timers_all(int64_t now);
+int64_t ts__next_timer_all(void);
+
+struct ts_p *ts__p(int i);           /* P number i, 0 <= i < nprocs */
+__attribute__((noreturn)) void ts__task_exit(struct ts_task *t);
+
+/* --- task.c ------------------------------------------------------------- */
+struct ts_task *ts__task_new(void (*fn)(void *), void *arg, uintptr_t pc);
+void ts__task_free(struct ts_m *m, struct ts_task *t);
+
+/* --- timer.c (internal interface) -------------------------------------- */
+void ts__timer_init(struct ts__timer *t, void (*fire)(struct ts__timer *, int64_t),
+                    void *arg);
+/* ts__timer_arm: (re)schedule at when; returns whether it was pending. */
+bool ts__timer_arm(struct ts__timer *t, int64_t when, int64_t period);
+/* ts__timer_disarm: cancel; returns whether it was pending. Waits for a fire
+ * in progress to finish, so the caller may free t afterwards. */
+bool ts__timer_disarm(struct ts__timer *t);
+void ts__timers_run(struct ts_p *p, int64_t now);
+void ts__timers_heap_init(struct ts__timer_heap *h);
+
+/* --- time.c ------------------------------------------------------------- */
+static inline int64_t ts__nanotime(void);
+
+#include <time.h>
+static inline int64_t ts__nanotime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* --- panic.c ------------------------------------------------------------ */
+void ts__fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+/* --- switch_*.S --------------------------------------------------------- */
+void ts__switch(void **save_sp, void *new_sp);
+void ts__trampoline(void);
+
+#endif

@@ -1,0 +1,223 @@
+/* taskscope — task stack allocation: mmap with a guard page, pooled.
+ *
+ * Invariants:
+ *   - every mapping handed out has the same size (stack_size + guard page),
+ *     so any free mapping can serve any task;
+ *   - a free mapping sits in exactly one place: a P's cache (touched only by
+ *     that P's M) or the global pool (pool_lock);
+ *   - guard pages cost a VMA each (the kernel splits the mapping); once the
+ *     mapped count nears vm.max_map_count / 2, new stacks are mapped without
+ *     a guard and carry a canary word at lo instead, checked at every switch
+ *     away from the task (the overflow is then reported at the next switch,
+ *     not prevented). Raise vm.max_map_count to keep guards on every stack.
+ *   - the global pool is unbounded: freeing a stack never unmaps it (an
+ *     munmap costs a TLB shootdown on every core, which made a burst of
+ *     short tasks 20x slower); sysmon calls ts__stack_trim once a second,
+ *     which unmaps half of the free stacks above POOL_KEEP when the pool
+ *     served no allocation since the last call.
+ * Rejected: one huge mapping carved into stacks (guard pages split it into
+ * as many VMAs anyway), ucontext/malloc'd stacks (no guard at all). */
+#include "runtime/stack.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "runtime/lock.h"
+
+void ts__trampoline(void); /* switch_*.S */
+
+#define CANARY 0x7a736b7363616e61ull /* "anacsksz" */
+#define POOL_KEEP 256                /* free mappings trim never drops */
+
+static size_t stack_size = 256 * 1024;
+static size_t page_size = 4096;
+static int64_t guard_budget = 30000; /* guarded stacks allowed */
+
+/* Global pool: free mappings linked through their first usable word. */
+static ts__lock_t pool_lock = TS__LOCK_INIT;
+static void *pool_head;      /* guarded by pool_lock */
+static int64_t pool_n;       /* guarded by pool_lock */
+static int64_t pool_takes;   /* guarded by pool_lock: allocations served */
+static int64_t mapped_guarded; /* atomic */
+static int fail_nth;         /* atomic, test hook */
+
+void ts__stack_config(size_t size)
+{
+    long ps = sysconf(_SC_PAGESIZE);
+    if (ps > 0)
+        page_size = (size_t)ps;
+    if (size < 16 * 1024)
+        size = 16 * 1024;
+    stack_size = (size + page_size - 1) & ~(page_size - 1);
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    long max_maps = 65530;
+    if (f) {
+        if (fscanf(f, "%ld", &max_maps) != 1)
+            max_maps = 65530;
+        fclose(f);
+    }
+    guard_budget = max_maps / 2 - 2048;
+    if (guard_budget < 0)
+        guard_budget = 0;
+}
+
+size_t ts__stack_size(void) { return stack_size; }
+
+void ts__stack_fail_nth(int n) { __atomic_store_n(&fail_nth, n, __ATOMIC_RELAXED); }
+
+static bool injected_failure(void)
+{
+    int n = __atomic_load_n(&fail_nth, __ATOMIC_RELAXED);
+    while (n > 0) {
+        if (__atomic_compare_exchange_n(&fail_nth, &n, n - 1, false,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            return n == 1;
+    }
+    return false;
+}
+
+/* map_new: a fresh mapping, guarded while the VMA budget allows. */
+static void *map_new(bool *guarded)
+{
+    size_t size = stack_size + page_size;
+    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    *guarded = __atomic_add_fetch(&mapped_guarded, 1, __ATOMIC_RELAXED) <= guard_budget &&
+               mprotect(m, page_size, PROT_NONE) == 0;
+    if (!*guarded)
+        __atomic_sub_fetch(&mapped_guarded, 1, __ATOMIC_RELAXED);
+    return m;
+}
+
+/* A free mapping remembers whether it is guarded in its last word (inside
+ * the task-struct area, rewritten when the mapping is reused). */
+static bool *guard_flag(void *m)
+{
+    return (bool *)((char *)m + stack_size + page_size - sizeof(uint64_t));
+}
+
+/* The pool's link word: the mapping's top word below the guard flag. */
+static void **pool_link(void *m)
+{
+    return (void **)((char *)m + stack_size + page_size - 2 * sizeof(uint64_t));
+}
+
+static void fill(void *m, size_t top, bool guarded, struct ts__stack *s)
+{
+    s->map = m;
+    s->map_size = stack_size + page_size;
+    s->hi = (char *)m + s->map_size - ((top + 63) & ~(size_t)63);
+    s->lo = (char *)m + page_size;
+    s->guarded = guarded;
+    if (!guarded)
+        *(uint64_t *)s->lo = CANARY;
+}
+
+int ts__stack_alloc(struct ts__stack_cache *cache, size_t top,
+                    struct ts__stack *s)
+{
+    if (injected_failure())
+        return ENOMEM;
+    void *m = NULL;
+    bool guarded;
+    if (cache && cache->n > 0)
+        m = cache->maps[--cache->n];
+    if (!m) {
+        ts__lock(&pool_lock);
+        if ((m = pool_head)) {
+            pool_head = *pool_link(m);
+            pool_n--;
+            pool_takes++;
+        }
+        ts__unlock(&pool_lock);
+    }
+    if (m) {
+        guarded = *guard_flag(m);
+    } else {
+        m = map_new(&guarded);
+        if (!m)
+            return ENOMEM;
+    }
+    fill(m, top, guarded, s);
+    return 0;
+}
+
+void ts__stack_free(struct ts__stack_cache *cache, struct ts__stack *s)
+{
+    void *m = s->map;
+    *guard_flag(m) = s->guarded;
+    if (cache && cache->n < TS__STACK_CACHE) {
+        cache->maps[cache->n++] = m;
+        return;
+    }
+    /* Move half the cache along with m, so the next frees stay local. */
+    void *batch[TS__STACK_CACHE / 2 + 1];
+    int n = 0;
+    batch[n++] = m;
+    if (cache)
+        while (n <= TS__STACK_CACHE / 2)
+            batch[n++] = cache->maps[--cache->n];
+    ts__lock(&pool_lock);
+    for (int i = 0; i < n; i++) {
+        *pool_link(batch[i]) = pool_head;
+        pool_head = batch[i];
+    }
+    pool_n += n;
+    ts__unlock(&pool_lock);
+}
+
+void ts__stack_trim(void)
+{
+    static int64_t last_takes = -1;
+    void *victims = NULL;
+    ts__lock(&pool_lock);
+    int64_t drop = pool_takes == last_takes ? (pool_n - POOL_KEEP) / 2 : 0;
+    last_takes = pool_takes;
+    for (int64_t i = 0; i < drop; i++) {
+        void *m = pool_head;
+        pool_head = *pool_link(m);
+        *pool_link(m) = victims;
+        victims = m;
+    }
+    if (drop > 0)
+        pool_n -= drop;
+    ts__unlock(&pool_lock);
+    while (victims) {
+        void *m = victims;
+        victims = *pool_link(m);
+        if (*guard_flag(m))
+            __atomic_sub_fetch(&mapped_guarded, 1, __ATOMIC_RELAXED);
+        munmap(m, stack_size + page_size);
+    }
+}
+
+bool ts__stack_check(const struct ts__stack *s)
+{
+    return s->guarded || *(const uint64_t *)s->lo == CANARY;
+}
+
+bool ts__stack_in_guard(const struct ts__stack *s, const void *addr)
+{
+    const char *a = addr;
+    /* A fault just below lo counts too: the guard page is exactly there. */
+    return s->guarded && a >= (const char *)s->map && a < (const char *)s->lo;
+}
+
+void *ts__stack_prepare(void *hi, void *arg)
+{
+    uintptr_t top = (uintptr_t)hi & ~(uintptr_t)15;
+    void **sp = (void **)(top - 7 * sizeof(void *)); /* sp % 16 == 8 */
+    sp[0] = 0;                 /* r15 */
+    sp[1] = 0;                 /* r14 */
+    sp[2] = 0;                 /* r13 */
+    sp[3] = arg;               /* r12 */
+    sp[4] = 0;                 /* rbx */
+    sp[5] = 0;                 /* rbp */
+    sp[6] = (void *)ts__trampoline;
+    return sp;
+}

@@ -1,0 +1,56 @@
+/* taskscope — task stacks: mmap'd, guard page below, pooled.
+ *
+ *   map                                                     map + map_size
+ *   +-------------+------------------------------------+--------------+
+ *   | guard page  | stack, grows down  <-------------- | struct       |
+ *   | PROT_NONE   | lo                                 | ts_task (hi) |
+ *   +-------------+------------------------------------+--------------+
+ *
+ * The task struct lives at the top of its own mapping, so creating a task
+ * costs no malloc and a parked task's resident memory is the pages its stack
+ * touched (usually one). */
+#ifndef TASKSCOPE_RUNTIME_STACK_H
+#define TASKSCOPE_RUNTIME_STACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ts__stack {
+    void *map;        /* start of the mapping (guard page if guarded) */
+    size_t map_size;  /* whole mapping */
+    void *lo;         /* lowest usable stack byte */
+    void *hi;         /* top of usable stack (start of the task struct) */
+    bool guarded;     /* guard page present; else a canary word at lo */
+};
+
+#define TS__STACK_CACHE 32
+
+/* Per-P cache of free mappings, used only by the P's own M. */
+struct ts__stack_cache {
+    void *maps[TS__STACK_CACHE];
+    int n;
+};
+
+void ts__stack_config(size_t stack_size);     /* before the first alloc */
+size_t ts__stack_size(void);
+/* ts__stack_alloc: a mapping with room for `top` bytes of header at the
+ * top; fills s. Returns 0 or ENOMEM. cache may be NULL (plain threads). */
+int ts__stack_alloc(struct ts__stack_cache *cache, size_t top,
+                    struct ts__stack *s);
+void ts__stack_free(struct ts__stack_cache *cache, struct ts__stack *s);
+/* ts__stack_trim: give back unused pooled stacks (sysmon, once a second). */
+void ts__stack_trim(void);
+/* ts__stack_check: false if an unguarded stack's canary was overwritten. */
+bool ts__stack_check(const struct ts__stack *s);
+/* ts__stack_prepare: lay out the first frame so that ts__switch to the
+ * returned sp enters ts__trampoline with arg in %r12; see switch_*.S. */
+void *ts__stack_prepare(void *hi, void *arg);
+/* ts__stack_in_guard: whether addr lies in a guard page of [map, lo). */
+bool ts__stack_in_guard(const struct ts__stack *s, const void *addr);
+
+/* Test hook (runtime/testing.h): fail the Nth allocation from now (1 = the
+ * next one); 0 disables. */
+void ts__stack_fail_nth(int n);
+
+#endif
