@@ -24,12 +24,15 @@ void __tsan_set_fiber_name(void *fiber, const char *name);
 void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
 
-static inline void *ts__race_fiber_current(void) { return __tsan_get_current_fiber(); }
-static inline void *ts__race_fiber_create(void) { return __tsan_create_fiber(0); }
-static inline void ts__race_fiber_destroy(void *f) { __tsan_destroy_fiber(f); }
-static inline void ts__race_fiber_switch(void *f) { __tsan_switch_to_fiber(f, 0); }
-static inline void ts__race_acquire(const void *a) { __tsan_acquire((void *)a); }
-static inline void ts__race_release(const void *a) { __tsan_release((void *)a); }
+/* Macros, not functions: the fiber switch must happen in the frame that
+ * also switches stacks. A wrapper function's instrumented exit would be
+ * recorded on the new fiber's shadow stack and underflow it. */
+#define ts__race_fiber_current() __tsan_get_current_fiber()
+#define ts__race_fiber_create() __tsan_create_fiber(0)
+#define ts__race_fiber_destroy(f) __tsan_destroy_fiber(f)
+#define ts__race_fiber_switch(f) __tsan_switch_to_fiber((f), 0)
+#define ts__race_acquire(a) __tsan_acquire((void *)(a))
+#define ts__race_release(a) __tsan_release((void *)(a))
 #else
 static inline void *ts__race_fiber_current(void) { return 0; }
 static inline void *ts__race_fiber_create(void) { return 0; }

@@ -340,14 +340,15 @@ static void wakep(void)
         return;
     ts__lock(&sched.lock);
     struct ts_m *m = sched.idle;
-    if (m)
+    if (m) {
         idle_remove_locked(m);
+        m->spin_token = true; /* our nspinning count passes to m */
+    }
     ts__unlock(&sched.lock);
     if (!m) {
         __atomic_sub_fetch(&sched.nspinning, 1, __ATOMIC_SEQ_CST);
         return;
     }
-    m->spinning = true; /* published by m_wake's release store */
     m_wake(m);
 }
 
@@ -477,7 +478,12 @@ static void m_idle(struct ts_m *m)
     }
     ts__lock(&sched.lock);
     idle_remove_locked(m); /* no-op if a waker already took us off */
+    bool token = m->spin_token;
+    m->spin_token = false;
     ts__unlock(&sched.lock);
+    /* A waker that took us off the idle list counted us as spinning. */
+    if (token)
+        m->spinning = true;
     __atomic_store_n(&m->sleep_until, INT64_MAX, __ATOMIC_RELAXED);
 }
 

@@ -152,7 +152,10 @@ struct ts_m {
     void *unlockarg;
     uint32_t park_futex;        /* 1 = woken; idle M sleeps on it */
     int64_t sleep_until;        /* atomic: idle M's wake-up deadline */
-    bool spinning;              /* looking for work, counted in nspinning */
+    bool spinning;              /* looking for work, counted in nspinning;
+                                   read and written only by this M */
+    bool spin_token;            /* sched.lock: a waker counted this M in
+                                   nspinning when taking it off the list */
     struct ts_m *idle_next;     /* sched.idle list link (sched.lock) */
     uint64_t rand;              /* xorshift state */
     void *altstack;             /* sigaltstack for stack-overflow reports */
