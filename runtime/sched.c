@@ -143,6 +143,13 @@ static struct ts_task *globrunq_get_locked(struct ts_p *p, int max)
         n = len;
     if (max > 0 && n > max)
         n = max;
+    /* Never overflow p's ring here: that would push back to the global
+     * queue under sched.lock, which we hold. Only thieves touch the ring
+     * besides us, and they only make room. */
+    uint32_t used = p->runq_tail - __atomic_load_n(&p->runq_head, __ATOMIC_ACQUIRE);
+    int64_t room = (int64_t)(TS__RUNQ_SIZE - used) + 1;
+    if (n > room)
+        n = room;
     if (n > TS__RUNQ_SIZE / 2)
         n = TS__RUNQ_SIZE / 2;
     struct ts_task *first = sched.gq_head;

@@ -52,7 +52,6 @@ struct ts__timer {
     ts__lock_t lock;       /* guards everything below except heap fields */
     int64_t when;          /* next fire time (guarded by lock and heap lock) */
     int64_t period;        /* > 0: re-arm after firing (ticker) */
-    uint64_t seq;          /* bumped by every stop/reset */
     bool pending;          /* armed and not yet fired or stopped */
     int32_t heap_index;    /* index in its P's heap, -1 when not in a heap;
                               guarded by that heap's lock */

@@ -129,7 +129,6 @@ static bool unlink_locked(struct ts__timer *t)
 {
     bool was = t->pending;
     t->pending = false;
-    t->seq++;
     struct ts_p *p = t->heap_p;
     if (p) {
         ts__lock(&p->timers.lock);
