@@ -118,6 +118,26 @@ static void fill(void *m, size_t top, bool guarded, struct ts__stack *s)
         *(uint64_t *)s->lo = CANARY;
 }
 
+/* pool_pop_locked: unlink the head of the global pool (pool_lock held). */
+static void *pool_pop_locked(void)
+{
+    void *m = pool_head;
+    pool_head = *pool_link(m);
+    pool_n--;
+    pool_takes++;
+    return m;
+}
+
+/* refill: move up to half a cache's worth from the global pool under one
+ * lock, mirroring the half-cache batches that ts__stack_free pushes. */
+static void refill(struct ts__stack_cache *cache)
+{
+    ts__lock(&pool_lock);
+    while (pool_head && cache->n < TS__STACK_CACHE / 2)
+        cache->maps[cache->n++] = pool_pop_locked();
+    ts__unlock(&pool_lock);
+}
+
 int ts__stack_alloc(struct ts__stack_cache *cache, size_t top,
                     struct ts__stack *s)
 {
@@ -125,15 +145,14 @@ int ts__stack_alloc(struct ts__stack_cache *cache, size_t top,
         return ENOMEM;
     void *m = NULL;
     bool guarded;
-    if (cache && cache->n > 0)
+    if (cache && cache->n == 0)
+        refill(cache);
+    if (cache && cache->n > 0) {
         m = cache->maps[--cache->n];
-    if (!m) {
+    } else if (!cache) {
         ts__lock(&pool_lock);
-        if ((m = pool_head)) {
-            pool_head = *pool_link(m);
-            pool_n--;
-            pool_takes++;
-        }
+        if ((m = pool_head))
+            pool_pop_locked();
         ts__unlock(&pool_lock);
     }
     if (m) {
