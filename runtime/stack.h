@@ -21,7 +21,8 @@ struct ts__stack {
     size_t map_size;  /* whole mapping */
     void *lo;         /* lowest usable stack byte */
     void *hi;         /* top of usable stack (start of the task struct) */
-    bool guarded;     /* guard page present; else a canary word at lo */
+    bool guarded;     /* guard page present; else lo's red zone is checked */
+    bool counted;     /* the guard is an mprotect'd page (costs 2 VMAs) */
 };
 
 #define TS__STACK_CACHE 32
@@ -41,7 +42,7 @@ int ts__stack_alloc(struct ts__stack_cache *cache, size_t top,
 void ts__stack_free(struct ts__stack_cache *cache, struct ts__stack *s);
 /* ts__stack_trim: give back unused pooled stacks (sysmon, once a second). */
 void ts__stack_trim(void);
-/* ts__stack_check: false if an unguarded stack's canary was overwritten. */
+/* ts__stack_check: false if an unguarded stack's red zone was written. */
 bool ts__stack_check(const struct ts__stack *s);
 /* ts__stack_prepare: lay out the first frame so that ts__switch to the
  * returned sp enters ts__trampoline with arg in %r12; see switch_*.S. */
