@@ -1,20 +1,32 @@
 /* taskscope — the introspection walk over all live tasks.
  *
- * Holds one P's tasks_lock at a time: a task cannot exit (leave its list)
- * while its snapshot is taken, so the struct read is valid memory; its
- * state fields are read with atomic loads as they may change concurrently.
+ * Walks each P's all-tasks list under that P's tasks_lock (which keeps the
+ * mappings in it from being unmapped). The list also holds pooled mappings
+ * whose task has returned, and structs being reused for a new task: a struct
+ * is reported only if its state, loaded with acquire, is live; the other
+ * fields are written with atomic stores before that state (task.c), so a
+ * reported snapshot is consistent for that task, though not across tasks.
  */
 #include "runtime/introspect.h"
 
 #include "runtime/sched.h"
 
-static void snapshot(const struct ts_task *t, struct ts_task_info *info)
+static bool live(int state)
 {
-    info->id = t->id;
-    info->parent_id = t->parent_id;
-    info->state = __atomic_load_n(&t->state, __ATOMIC_RELAXED);
+    return state == TS_TASK_RUNNABLE || state == TS_TASK_RUNNING ||
+           state == TS_TASK_WAITING;
+}
+
+static bool snapshot(const struct ts_task *t, struct ts_task_info *info)
+{
+    int state = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
+    if (!live(state))
+        return false;
+    info->id = __atomic_load_n(&t->id, __ATOMIC_RELAXED);
+    info->parent_id = __atomic_load_n(&t->parent_id, __ATOMIC_RELAXED);
+    info->state = state;
     int reason = __atomic_load_n(&t->wait_reason, __ATOMIC_RELAXED);
-    info->wait_reason = info->state == TS_TASK_WAITING ? reason : TS_WAIT_NONE;
+    info->wait_reason = state == TS_TASK_WAITING ? reason : TS_WAIT_NONE;
     info->wait_text = ts__wait_text(info->wait_reason);
     info->wait_object = info->wait_reason
                             ? __atomic_load_n(&t->wait_object, __ATOMIC_RELAXED)
@@ -22,9 +34,10 @@ static void snapshot(const struct ts_task *t, struct ts_task_info *info)
     info->wait_since = info->wait_reason
                            ? __atomic_load_n(&t->wait_since, __ATOMIC_RELAXED)
                            : 0;
-    info->create_pc = t->create_pc;
+    info->create_pc = __atomic_load_n(&t->create_pc, __ATOMIC_RELAXED);
     info->stack_lo = t->stack.lo;
     info->stack_hi = t->stack.hi;
+    return true;
 }
 
 int ts_introspect_tasks(int (*fn)(const struct ts_task_info *, void *), void *arg)
@@ -36,8 +49,8 @@ int ts_introspect_tasks(int (*fn)(const struct ts_task_info *, void *), void *ar
         ts__lock(&p->tasks_lock);
         for (struct ts_task *t = p->tasks; t && !rc; t = t->all_next) {
             struct ts_task_info info;
-            snapshot(t, &info);
-            rc = fn(&info, arg);
+            if (snapshot(t, &info))
+                rc = fn(&info, arg);
         }
         ts__unlock(&p->tasks_lock);
         if (rc)

@@ -99,13 +99,17 @@ struct ts_task {
     /* --- timers embedded for sleep and select deadlines */
     struct ts__timer sleep_timer;
 
-    /* --- bookkeeping, immutable after creation */
+    /* --- bookkeeping, set at creation (atomic: the walk may read it) */
     uint64_t parent_id;
     uintptr_t create_pc;
-    struct ts__stack stack;     /* the mapping this struct lives in */
     void *race_fiber;           /* TSan fiber, NULL outside the tsan build */
 
-    /* --- all-tasks list of P tasks_p (guarded by that P's tasks_lock) */
+    /* --- stable for the life of the stack mapping, across the tasks it
+     * hosts: the mapping and the all-tasks list links (P tasks_p's
+     * tasks_lock). Like Go's allgs, a mapping joins the list when it first
+     * hosts a task and leaves it only when stack.c unmaps it; between tasks
+     * its state is DEAD and the walk skips it. */
+    struct ts__stack stack;
     struct ts_task *all_next;
     struct ts_task *all_prev;
     struct ts_p *tasks_p;
@@ -125,7 +129,10 @@ struct ts_p {
 
     ts__lock_t tasks_lock;      /* guards the all-tasks list below */
     struct ts_task *tasks;
-    int64_t ntasks;
+    int64_t created;            /* atomic, written by the owner M: tasks
+                                   created on this P */
+    int64_t exited;             /* atomic, written by the owner M: tasks
+                                   that returned on this P */
 
     struct ts__stack_cache stacks; /* owned by the M (no lock) */
     struct ts_m *m;
@@ -182,6 +189,7 @@ struct ts_p *ts__p(int i);           /* P number i, 0 <= i < nprocs */
 __attribute__((noreturn)) void ts__task_exit(struct ts_task *t);
 
 /* --- task.c ------------------------------------------------------------- */
+void ts__tasks_init(void);           /* at scheduler start */
 struct ts_task *ts__task_new(void (*fn)(void *), void *arg, uintptr_t pc);
 void ts__task_free(struct ts_m *m, struct ts_task *t);
 

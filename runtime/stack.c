@@ -45,16 +45,22 @@ static size_t stack_size = 256 * 1024;
 static size_t page_size = 4096;
 static int64_t guard_budget = 30000; /* guarded stacks allowed */
 
-/* Global pool: free mappings linked through their first usable word. */
-static ts__lock_t pool_lock = TS__LOCK_INIT;
+/* Global pool: free mappings linked through a word at their top. The pool
+ * and the counters each get their own cache line: every allocation reads
+ * fail_nth, while the pool's line moves between the Ms that free and
+ * refill. */
+static _Alignas(64) ts__lock_t pool_lock = TS__LOCK_INIT;
 static void *pool_head;      /* guarded by pool_lock */
 static int64_t pool_n;       /* guarded by pool_lock */
 static int64_t pool_takes;   /* guarded by pool_lock: allocations served */
-static int64_t mapped_guarded; /* atomic */
-static int fail_nth;         /* atomic, test hook */
+static _Alignas(64) int64_t mapped_guarded; /* atomic */
+static _Alignas(64) int fail_nth;           /* atomic, test hook */
+static size_t header_size = 64; /* the caller's header at the top (config) */
+static void (*unmap_hook)(void *header); /* set once at start-up */
 
-void ts__stack_config(size_t size)
+void ts__stack_config(size_t size, size_t header)
 {
+    header_size = header;
     long ps = sysconf(_SC_PAGESIZE);
     if (ps > 0)
         page_size = (size_t)ps;
@@ -143,11 +149,22 @@ static void **pool_link(void *m)
     return (void **)((char *)m + stack_size + page_size - 2 * sizeof(uint64_t));
 }
 
+
+void ts__stack_set_unmap_hook(void (*hook)(void *header)) { unmap_hook = hook; }
+
+/* header_of: where the caller's header lives: the top of the mapping, below
+ * the two bookkeeping words (pool link, guard flag) so they never overlap. */
+static void *header_of(void *m, size_t top)
+{
+    return (char *)m + stack_size + page_size -
+           ((top + 2 * sizeof(uint64_t) + 63) & ~(size_t)63);
+}
+
 static void fill(void *m, size_t top, bool guarded, struct ts__stack *s)
 {
     s->map = m;
     s->map_size = stack_size + page_size;
-    s->hi = (char *)m + s->map_size - ((top + 63) & ~(size_t)63);
+    s->hi = header_of(m, top);
     s->lo = (char *)m + page_size;
     s->guarded = guarded;
 }
@@ -172,8 +189,7 @@ static void refill(struct ts__stack_cache *cache)
     ts__unlock(&pool_lock);
 }
 
-int ts__stack_alloc(struct ts__stack_cache *cache, size_t top,
-                    struct ts__stack *s)
+int ts__stack_alloc(struct ts__stack_cache *cache, struct ts__stack *s)
 {
     if (injected_failure())
         return ENOMEM;
@@ -189,7 +205,7 @@ int ts__stack_alloc(struct ts__stack_cache *cache, size_t top,
             pool_pop_locked();
         ts__unlock(&pool_lock);
     }
-    bool counted;
+    bool counted, fresh = !m;
     if (m) {
         guarded = *guard_flag(m) & GUARDED;
         counted = *guard_flag(m) & COUNTED;
@@ -198,8 +214,9 @@ int ts__stack_alloc(struct ts__stack_cache *cache, size_t top,
         if (!m)
             return ENOMEM;
     }
-    fill(m, top, guarded, s);
+    fill(m, header_size, guarded, s);
     s->counted = counted;
+    s->fresh = fresh;
     return 0;
 }
 
@@ -246,6 +263,8 @@ void ts__stack_trim(void)
     while (victims) {
         void *m = victims;
         victims = *pool_link(m);
+        if (unmap_hook)
+            unmap_hook(header_of(m, header_size));
         if (*guard_flag(m) & COUNTED)
             __atomic_sub_fetch(&mapped_guarded, 1, __ATOMIC_RELAXED);
         munmap(m, stack_size + page_size);

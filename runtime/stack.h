@@ -23,6 +23,7 @@ struct ts__stack {
     void *hi;         /* top of usable stack (start of the task struct) */
     bool guarded;     /* guard page present; else lo's red zone is checked */
     bool counted;     /* the guard is an mprotect'd page (costs 2 VMAs) */
+    bool fresh;       /* newly mapped by this allocation (not pooled) */
 };
 
 #define TS__STACK_CACHE 32
@@ -33,15 +34,20 @@ struct ts__stack_cache {
     int n;
 };
 
-void ts__stack_config(size_t stack_size);     /* before the first alloc */
+/* ts__stack_config: before the first alloc; header bytes at the top of
+ * every mapping are the caller's (the task struct). */
+void ts__stack_config(size_t stack_size, size_t header);
 size_t ts__stack_size(void);
-/* ts__stack_alloc: a mapping with room for `top` bytes of header at the
- * top; fills s. Returns 0 or ENOMEM. cache may be NULL (plain threads). */
-int ts__stack_alloc(struct ts__stack_cache *cache, size_t top,
-                    struct ts__stack *s);
+/* ts__stack_alloc: a mapping with the configured header at its top (s->hi);
+ * fills s. Returns 0 or ENOMEM. cache may be NULL (plain threads). */
+int ts__stack_alloc(struct ts__stack_cache *cache, struct ts__stack *s);
 void ts__stack_free(struct ts__stack_cache *cache, struct ts__stack *s);
-/* ts__stack_trim: give back unused pooled stacks (sysmon, once a second). */
+/* ts__stack_trim: give back unused pooled stacks (sysmon, once a second).
+ * Calls the unmap hook for each mapping first. */
 void ts__stack_trim(void);
+/* ts__stack_set_unmap_hook: hook(header) runs before a pooled mapping is
+ * unmapped; header is the address ts__stack_alloc returned in s->hi. */
+void ts__stack_set_unmap_hook(void (*hook)(void *header));
 /* ts__stack_check: false if an unguarded stack's red zone was written. */
 bool ts__stack_check(const struct ts__stack *s);
 /* ts__stack_prepare: lay out the first frame so that ts__switch to the

@@ -1,14 +1,22 @@
-/* taskscope — task lifecycle: creation, exit, ts_go, ts_run, task lists.
+/* taskscope — task lifecycle: creation, exit, ts_go, ts_run, the task list.
  *
  * Invariants:
  *   - a task's struct lives at the top of its own stack mapping (stack.h);
- *     it is valid from ts__task_new until g0 frees the mapping after the
- *     task's function returned;
- *   - every live task is on exactly one P's all-tasks list (the P of the M
- *     that created it, P 0 for tasks created by plain threads), guarded by
- *     that P's tasks_lock; introspection walks these lists;
- *   - ids come from one atomic counter: unique, increasing, never reused.
+ *     it is live from ts__task_new until its function returns, after which
+ *     g0 returns the mapping to the pool with the struct's state DEAD;
+ *   - like Go's allgs, a mapping's struct joins one P's all-tasks list when
+ *     the mapping first hosts a task and stays on it while pooled; only
+ *     stack.c's trim, unmapping the mapping, takes it off (unmap hook). So
+ *     spawning and exiting take no list lock: a short task created on one P
+ *     and finished on another touches no shared line but the run queue's;
+ *   - the walk (introspect.c) skips structs whose state is not a live one;
+ *     the fields it reads are written with atomic stores, state last with
+ *     release, so a struct being reused is either skipped or consistent;
+ *   - ids come from one atomic counter: unique, increasing, never reused;
+ *   - live count = sum over Ps of (created - exited) + created by threads;
+ *     each P's counters are written only by its own M.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <taskscope/task.h>
@@ -16,23 +24,26 @@
 #include "runtime/race.h"
 #include "runtime/sched.h"
 
-static uint64_t next_id; /* atomic */
+/* Own cache lines: next_id is written at every spawn. */
+static _Alignas(64) uint64_t next_id;          /* atomic */
+static _Alignas(64) int64_t created_by_threads; /* atomic */
 
-static void tasks_add(struct ts_p *p, struct ts_task *t)
+static void list_add(struct ts_p *p, struct ts_task *t)
 {
-    t->tasks_p = p;
     ts__lock(&p->tasks_lock);
+    t->tasks_p = p;
     t->all_prev = NULL;
     t->all_next = p->tasks;
     if (p->tasks)
         p->tasks->all_prev = t;
     p->tasks = t;
-    __atomic_store_n(&p->ntasks, p->ntasks + 1, __ATOMIC_RELAXED);
     ts__unlock(&p->tasks_lock);
 }
 
-static void tasks_remove(struct ts_task *t)
+/* list_remove: stack.c's unmap hook; the mapping is pooled, its task dead. */
+static void list_remove(void *header)
 {
+    struct ts_task *t = header;
     struct ts_p *p = t->tasks_p;
     ts__lock(&p->tasks_lock);
     if (t->all_prev)
@@ -41,8 +52,44 @@ static void tasks_remove(struct ts_task *t)
         p->tasks = t->all_next;
     if (t->all_next)
         t->all_next->all_prev = t->all_prev;
-    __atomic_store_n(&p->ntasks, p->ntasks - 1, __ATOMIC_RELAXED);
     ts__unlock(&p->tasks_lock);
+}
+
+void ts__tasks_init(void)
+{
+    ts__stack_set_unmap_hook(list_remove);
+}
+
+static void count_created(struct ts_m *m)
+{
+    if (m)
+        __atomic_store_n(&m->p->created, m->p->created + 1, __ATOMIC_RELAXED);
+    else
+        __atomic_add_fetch(&created_by_threads, 1, __ATOMIC_RELAXED);
+}
+
+/* init: every field of a reused struct but the stable ones (sched.h). */
+static void init(struct ts_task *t, void (*fn)(void *), void *arg,
+                 uintptr_t pc, struct ts_task *parent)
+{
+    t->link = NULL;
+    t->kind = TS__KIND_TASK;
+    t->fn = fn;
+    t->arg = arg;
+    t->select_done = 0;
+    t->param = NULL;
+    t->wake_futex = 0;
+    ts__timer_init(&t->sleep_timer, NULL, NULL);
+    __atomic_store_n(&t->wait_reason, TS_WAIT_NONE, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->wait_object, NULL, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->wait_since, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->id, __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED),
+                     __ATOMIC_RELAXED);
+    __atomic_store_n(&t->parent_id, parent ? parent->id : 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->create_pc, pc, __ATOMIC_RELAXED);
+    t->sp = ts__stack_prepare(t->stack.hi, t);
+    t->race_fiber = ts__race_fiber_create();
+    __atomic_store_n(&t->state, TS_TASK_RUNNABLE, __ATOMIC_RELEASE);
 }
 
 struct ts_task *ts__task_new(void (*fn)(void *), void *arg, uintptr_t pc)
@@ -50,31 +97,25 @@ struct ts_task *ts__task_new(void (*fn)(void *), void *arg, uintptr_t pc)
     ts__sched_start();
     struct ts_m *m = ts__getm();
     struct ts__stack s;
-    if (ts__stack_alloc(m ? &m->p->stacks : NULL, sizeof(struct ts_task), &s))
+    if (ts__stack_alloc(m ? &m->p->stacks : NULL, &s))
         return NULL;
     struct ts_task *t = s.hi;
-    memset(t, 0, sizeof *t);
-    t->stack = s;
-    t->kind = TS__KIND_TASK;
-    t->state = TS_TASK_RUNNABLE;
-    t->fn = fn;
-    t->arg = arg;
-    t->id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
-    t->create_pc = pc;
-    struct ts_task *parent = m ? m->curr : NULL;
-    t->parent_id = parent ? parent->id : 0;
-    t->sp = ts__stack_prepare(s.hi, t);
-    t->race_fiber = ts__race_fiber_create();
-    tasks_add(m ? m->p : ts__p(0), t);
+    if (s.fresh) {
+        t->state = TS_TASK_DEAD; /* not yet visible to the walk */
+        t->stack = s;
+    }
+    init(t, fn, arg, pc, m ? m->curr : NULL);
+    if (s.fresh)
+        list_add(m ? m->p : ts__p(0), t);
+    count_created(m);
     return t;
 }
 
 void ts__task_free(struct ts_m *m, struct ts_task *t)
 {
-    tasks_remove(t);
+    __atomic_store_n(&m->p->exited, m->p->exited + 1, __ATOMIC_RELAXED);
     ts__race_fiber_destroy(t->race_fiber);
-    struct ts__stack s = t->stack; /* t lives inside s: copy first */
-    ts__stack_free(&m->p->stacks, &s);
+    ts__stack_free(&m->p->stacks, &t->stack);
 }
 
 /* ts__task_main: first function on a new task's stack (ts__trampoline). */
@@ -108,10 +149,13 @@ int ts_procs(void)
 
 int64_t ts_num_tasks(void)
 {
-    int64_t n = 0;
+    int64_t n = __atomic_load_n(&created_by_threads, __ATOMIC_RELAXED);
     int np = ts__nprocs();
-    for (int i = 0; i < np; i++)
-        n += __atomic_load_n(&ts__p(i)->ntasks, __ATOMIC_RELAXED);
+    for (int i = 0; i < np; i++) {
+        struct ts_p *p = ts__p(i);
+        n += __atomic_load_n(&p->created, __ATOMIC_RELAXED) -
+             __atomic_load_n(&p->exited, __ATOMIC_RELAXED);
+    }
     return n;
 }
 
