@@ -348,6 +348,10 @@ struct ts_chan *ts__chan_make_timer(void)
 
 bool ts__chan_drain(struct ts_chan *ch)
 {
+    /* Only the timer's fire fills its channel, under the timer lock our
+     * caller holds: an empty channel stays empty, no need to lock it. */
+    if (__atomic_load_n(&ch->count, __ATOMIC_RELAXED) == 0)
+        return false;
     bool dropped = false;
     ts__lock(&ch->lock);
     if (ch->count > 0) {

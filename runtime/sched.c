@@ -363,23 +363,24 @@ static void wakep(void)
 }
 
 /* ts__wake_for_timer: a timer at `when` was added; wake an idle M that
- * sleeps past it so that it re-arms its sleep. */
+ * sleeps past it so that it re-arms its sleep. Lock-free unless one must
+ * be woken: an M's sleep_until is INT64_MIN while it is awake. Pairs with
+ * m_idle's fence and re-check of the timer heaps (Dekker, as for work). */
 void ts__wake_for_timer(int64_t when)
 {
-    if (__atomic_load_n(&sched.nidle, __ATOMIC_RELAXED) == 0)
-        return;
-    struct ts_m *wake = NULL;
-    ts__lock(&sched.lock);
-    for (struct ts_m *m = sched.idle; m; m = m->idle_next) {
-        if (__atomic_load_n(&m->sleep_until, __ATOMIC_RELAXED) > when) {
-            wake = m;
-            idle_remove_locked(m);
-            break;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    for (int i = 0; i < sched.nprocs; i++) {
+        struct ts_m *m = &sched.ms[i];
+        if (__atomic_load_n(&m->sleep_until, __ATOMIC_RELAXED) <= when)
+            continue;
+        ts__lock(&sched.lock);
+        bool was_idle = idle_remove_locked(m);
+        ts__unlock(&sched.lock);
+        if (was_idle) {
+            m_wake(m);
+            return;
         }
     }
-    ts__unlock(&sched.lock);
-    if (wake)
-        m_wake(wake);
 }
 
 static void reset_spinning(struct ts_m *m)
@@ -494,7 +495,7 @@ static void m_idle(struct ts_m *m)
     /* A waker that took us off the idle list counted us as spinning. */
     if (token)
         m->spinning = true;
-    __atomic_store_n(&m->sleep_until, INT64_MAX, __ATOMIC_RELAXED);
+    __atomic_store_n(&m->sleep_until, INT64_MIN, __ATOMIC_RELAXED);
 }
 
 /* find_work: one look everywhere work can be, cheapest first; NULL when
@@ -807,7 +808,7 @@ static void start(void)
         m->id = i;
         m->p = p;
         m->rand = 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1);
-        m->sleep_until = INT64_MAX;
+        m->sleep_until = INT64_MIN;
     }
     ts__overflow_init();
     /* Workers and sysmon start with every signal blocked: the program's own

@@ -157,7 +157,8 @@ struct ts_m {
     void (*unlockf)(void *);    /* park: run on g0 after the switch */
     void *unlockarg;
     uint32_t park_futex;        /* 1 = woken; idle M sleeps on it */
-    int64_t sleep_until;        /* atomic: idle M's wake-up deadline */
+    int64_t sleep_until;        /* atomic: idle M's wake-up deadline
+                                   (INT64_MAX: none), INT64_MIN if awake */
     bool spinning;              /* looking for work, counted in nspinning;
                                    read and written only by this M */
     bool spin_token;            /* sched.lock: a waker counted this M in

@@ -274,11 +274,31 @@ static int select_run(struct sel *s, int flags)
     return block(s);
 }
 
+/* select_one: a one-case select without a deadline is a plain channel
+ * operation, as Go compiles it (blocking: with the channel's wait reason,
+ * "chan receive"/"chan send", as in Go). */
+static int select_one(ts_select_case_t *c, int flags)
+{
+    int rc;
+    bool nb = flags & TS_SELECT_NONBLOCK;
+    if (c->dir == TS_SELECT_SEND)
+        rc = nb ? ts_chan_try_send(c->chan, c->elem) : ts_chan_send(c->chan, c->elem);
+    else
+        rc = nb ? ts_chan_try_recv(c->chan, c->elem, &c->ok)
+                : ts_chan_recv(c->chan, c->elem, &c->ok);
+    return rc == 0 ? 0 : TS_SELECT_DEFAULT;
+}
+
 static int select_impl(ts_select_case_t *cases, size_t n, int flags,
                        int64_t deadline)
 {
     if (!valid(cases, n))
         return TS_SELECT_EINVAL;
+    if (n == 1 && deadline == INT64_MAX &&
+        (cases[0].chan || (flags & TS_SELECT_NONBLOCK))) {
+        cases[0].ok = false;
+        return select_one(&cases[0], flags);
+    }
     for (size_t i = 0; i < n; i++)
         cases[i].ok = false;
     uint32_t poll_s[STACK_CASES], lock_s[STACK_CASES];

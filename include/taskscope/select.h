@@ -4,7 +4,9 @@
  * uniformly at random; if none can and TS_SELECT_NONBLOCK is given, select
  * returns TS_SELECT_DEFAULT at once (Go's default case); otherwise it blocks
  * (wait reason "select", or "select (no cases)" when every channel is NULL or
- * n == 0 — that blocks forever, as in Go).
+ * n == 0 — that blocks forever, as in Go). A single case with a channel and
+ * no deadline is a plain channel operation, as Go compiles it: it blocks
+ * with "chan receive" / "chan send".
  *
  * A case with a NULL channel is never ready. A send case on a closed channel
  * panics when chosen, as in Go. */
