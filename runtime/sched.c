@@ -31,7 +31,7 @@
  * sysmon, a helper thread, wakes an idle M when a P has queued work but its
  * M has run the same task for a whole sysmon tick (10 ms): tasks are not
  * preempted, so this is what keeps work queued behind a long computation
- * from waiting for it.
+ * from waiting for it. It backs off to 500 ms while every M is idle.
  */
 #include "runtime/sched.h"
 
@@ -728,17 +728,31 @@ void ts__task_exit(struct ts_task *t)
 /* ------------------------------------------------------------------------
  * sysmon: keeps queued work from waiting behind a task that never blocks. */
 
+/* sysmon_sleep: 10 ms while any M works; doubling up to 500 ms while every
+ * M is idle (there is then nothing to watch), so an idle process wakes
+ * twice a second, not a hundred times. */
+static int64_t sysmon_sleep(int64_t prev)
+{
+    if (__atomic_load_n(&sched.nidle, __ATOMIC_RELAXED) < sched.nprocs)
+        return SYSMON_TICK_NS;
+    int64_t next = prev * 2;
+    return next > 50 * SYSMON_TICK_NS ? 50 * SYSMON_TICK_NS : next;
+}
+
 static void *sysmon_main(void *arg)
 {
     (void)arg;
     uint32_t *last = calloc((size_t)sched.nprocs, sizeof *last);
     if (!last)
         return NULL;
-    for (unsigned tick = 1;; tick++) {
-        struct timespec ts = {0, SYSMON_TICK_NS};
+    int64_t sleep_ns = SYSMON_TICK_NS, since_trim = 0;
+    for (;;) {
+        struct timespec ts = {sleep_ns / 1000000000, sleep_ns % 1000000000};
         nanosleep(&ts, NULL);
-        if (tick % 100 == 0)
+        if ((since_trim += sleep_ns) >= 100 * SYSMON_TICK_NS) {
+            since_trim = 0;
             ts__stack_trim();
+        }
         for (int i = 0; i < sched.nprocs; i++) {
             struct ts_p *p = &sched.ps[i];
             uint32_t tick = __atomic_load_n(&p->schedtick, __ATOMIC_RELAXED);
@@ -746,6 +760,7 @@ static void *sysmon_main(void *arg)
                 wakep();
             last[i] = tick;
         }
+        sleep_ns = sysmon_sleep(sleep_ns);
     }
     return NULL;
 }
