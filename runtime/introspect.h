@@ -26,14 +26,19 @@ struct ts_task_info {
     enum ts_task_state state;
     int wait_reason;         /* enum ts_wait_reason (runtime/waitreason.h) */
     const char *wait_text;   /* Go's text, "" when not waiting */
-    const void *wait_object; /* primitive blocked on, or NULL */
-    int64_t wait_since;      /* ts_now() when it parked, 0 if not waiting */
+    const void *wait_object; /* primitive blocked on, or NULL (NULL too for a
+                                multi-case select and for sleep) */
+    int64_t wait_since;      /* when it parked, from the coarse monotonic
+                                clock: up to one clock tick (about 4 ms)
+                                earlier than ts_now() read just before the
+                                park; 0 if not waiting */
     uintptr_t create_pc;     /* return address inside the ts_go caller */
     void *stack_lo;          /* usable stack [stack_lo, stack_hi) */
     void *stack_hi;
 };
 
-/* ts_introspect_tasks: call fn for each live task; stops early and returns
+/* ts_introspect_tasks: call fn for each live task (plain threads blocked in
+ * channel operations are not tasks and are not shown); stops early and returns
  * fn's value when it is non-zero, else returns 0. fn runs with the
  * all-tasks lock held: it must not create tasks or block. */
 int ts_introspect_tasks(int (*fn)(const struct ts_task_info *info, void *arg),

@@ -201,10 +201,12 @@ void ts_ticker_stop(ts_ticker_t *t)
         ts__timer_disarm(&t->t);
 }
 
-void ts_ticker_reset(ts_ticker_t *t, int64_t period)
+int ts_ticker_reset(ts_ticker_t *t, int64_t period)
 {
-    if (t && period > 0)
-        ts__timer_arm(&t->t, when_after(period), period);
+    if (!t || period <= 0)
+        return EINVAL;
+    ts__timer_arm(&t->t, when_after(period), period);
+    return 0;
 }
 
 void ts_ticker_free(ts_ticker_t *t)

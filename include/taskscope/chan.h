@@ -37,7 +37,9 @@ typedef struct ts_chan ts_chan_t;
 #define TS_CHAN_MAX_ELEM 65536
 
 /* ts_chan_make: a channel of cap elements of elem_size bytes. NULL when
- * elem_size > TS_CHAN_MAX_ELEM, elem_size * cap overflows, or out of memory. */
+ * elem_size > TS_CHAN_MAX_ELEM, elem_size * cap overflows, or out of memory.
+ * With elem_size 0 any cap is fine (no buffer memory) and element pointers
+ * given to send/recv may be NULL. */
 TS_EXPORT ts_chan_t *ts_chan_make(size_t elem_size, size_t cap);
 
 /* ts_chan_send: copy elem_size bytes from elem into the channel, blocking
@@ -68,7 +70,7 @@ TS_EXPORT void ts_chan_close(ts_chan_t *ch);
 TS_EXPORT size_t ts_chan_len(ts_chan_t *ch);
 TS_EXPORT size_t ts_chan_cap(ts_chan_t *ch);
 
-/* ts_chan_elem_size: the element size given to ts_chan_make. */
+/* ts_chan_elem_size: the element size given to ts_chan_make (0 for NULL). */
 TS_EXPORT size_t ts_chan_elem_size(ts_chan_t *ch);
 
 /* ts_chan_retain: add a reference; returns ch. ts_chan_release: drop one and

@@ -51,12 +51,16 @@ typedef struct ts_select_case {
 #define TS_SELECT_MAX_CASES 65536
 
 /* ts_select: perform one ready case and return its index (0..n-1), or
- * TS_SELECT_DEFAULT / TS_SELECT_EINVAL as above. */
+ * TS_SELECT_DEFAULT / TS_SELECT_EINVAL as above. Every case's ok is written:
+ * true only for the chosen receive case when it got a real value. */
 TS_EXPORT int ts_select(ts_select_case_t *cases, size_t n, int flags);
 
 /* ts_select_deadline: as ts_select, but give up at deadline (a ts_now()
  * instant) and return TS_SELECT_TIMEOUT. A deadline already past behaves as
- * TS_SELECT_NONBLOCK except that it returns TS_SELECT_TIMEOUT. */
+ * TS_SELECT_NONBLOCK except that it returns TS_SELECT_TIMEOUT; with
+ * TS_SELECT_NONBLOCK given too, TS_SELECT_DEFAULT wins. With no usable case
+ * (n == 0 or every channel NULL) it sleeps until the deadline and returns
+ * TS_SELECT_TIMEOUT. */
 TS_EXPORT int ts_select_deadline(ts_select_case_t *cases, size_t n,
                                  int flags, int64_t deadline);
 

@@ -52,8 +52,9 @@ TS_EXPORT ts_timer_t *ts_after_func(int64_t d, void (*fn)(void *arg),
 TS_EXPORT ts_chan_t *ts_timer_chan(ts_timer_t *t);
 
 /* ts_timer_stop: prevent the timer from firing. Returns true if the call
- * stopped it, false if it had already expired (its value received, or its
- * function started) or been stopped. */
+ * stopped it — including when it fired but nobody received the value yet:
+ * that value is discarded (Go 1.23). False if it had already expired (its
+ * value received, or its function started) or been stopped. */
 TS_EXPORT bool ts_timer_stop(ts_timer_t *t);
 
 /* ts_timer_reset: make the timer fire d nanoseconds from now. Returns true
@@ -72,13 +73,15 @@ TS_EXPORT ts_chan_t *ts_after(int64_t d);
 typedef struct ts_ticker ts_ticker_t;
 
 /* ts_ticker_new: a ticker sending ts_now() every period ns (period > 0, else
- * NULL). A slow receiver misses ticks rather than queueing them, as in Go. */
+ * NULL). A slow receiver misses ticks rather than queueing them, as in Go.
+ * Its channel is a timer channel too: len and cap read 0. */
 TS_EXPORT ts_ticker_t *ts_ticker_new(int64_t period);
 TS_EXPORT ts_chan_t *ts_ticker_chan(ts_ticker_t *t);
 /* ts_ticker_stop: no tick is sent after it returns (none stale is pending). */
 TS_EXPORT void ts_ticker_stop(ts_ticker_t *t);
-/* ts_ticker_reset: stop, then tick every period ns from now (period > 0). */
-TS_EXPORT void ts_ticker_reset(ts_ticker_t *t, int64_t period);
+/* ts_ticker_reset: stop, then tick every period ns from now. Returns 0, or
+ * EINVAL (ticker unchanged) when t is NULL or period <= 0. */
+TS_EXPORT int ts_ticker_reset(ts_ticker_t *t, int64_t period);
 /* ts_ticker_free: stop and free. NULL is a no-op. */
 TS_EXPORT void ts_ticker_free(ts_ticker_t *t);
 

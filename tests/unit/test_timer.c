@@ -571,6 +571,23 @@ static void test_ticker_rejects_nonpositive_period(void **state)
     tt_end(0);
 }
 
+/* Reset with a bad period is refused and leaves the ticker ticking at its
+ * old period (Go panics here; taskscope reports EINVAL). */
+static void test_ticker_reset_rejects_nonpositive_period(void **state)
+{
+    (void)state;
+    ts_ticker_t *tk = ts_ticker_new(5 * TS_MILLISECOND);
+    assert_non_null(tk);
+    assert_int_equal(EINVAL, ts_ticker_reset(tk, 0));
+    assert_int_equal(EINVAL, ts_ticker_reset(tk, -TS_SECOND));
+    assert_int_equal(EINVAL, ts_ticker_reset(NULL, TS_SECOND));
+    int64_t v;
+    assert_int_equal(0, tt_recv_within(ts_ticker_chan(tk), &v, NULL, TT_SOON));
+    assert_int_equal(0, ts_ticker_reset(tk, TS_HOUR));
+    ts_ticker_free(tk);
+    tt_end(0);
+}
+
 /* Ticker channels are synchronous too (Go 1.23). */
 static void test_ticker_chan_len_and_cap_are_zero(void **state)
 {
@@ -926,6 +943,7 @@ int main(int argc, char **argv)
         TT_TEST(test_ticker_stop_prevents_further_ticks),
         TT_TEST(test_ticker_reset_changes_period),
         TT_TEST(test_ticker_rejects_nonpositive_period),
+        TT_TEST(test_ticker_reset_rejects_nonpositive_period),
         TT_TEST(test_ticker_chan_len_and_cap_are_zero),
         TT_TEST(test_timer_many_random_timers_all_fire),
         TT_TEST(test_timer_stop_racing_fire_never_delivers_after_stop),
