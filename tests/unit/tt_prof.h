@@ -1,0 +1,128 @@
+/* tests/unit/tt_prof.h — helpers for the profiler suites (test_pprof.c,
+ * test_symbolize.c, test_maps.c); header only, like tt.h.
+ *
+ *   - tp_main_build_id: the main program's GNU build-id as lowercase hex,
+ *     read from its loaded PT_NOTE segments with dl_iterate_phdr: an oracle
+ *     independent of libdw, which the code under test uses;
+ *   - tp_exe_path: readlink("/proc/self/exe");
+ *   - tp_open_fds / TP_TEST / tp_end: the suites' fixture. tp_end is the
+ *     closing check of every test: tt_end(0) (nothing failed, no task
+ *     left) and as many open fds as when the test started.
+ *   - TP_NOINLINE: a function kept out of line and uncloned, so its name
+ *     and frame are what a test expects; TP_NO_TAIL_CALL() after a call
+ *     that ends a function keeps it a call (at -O2 it would become a jump,
+ *     and the caller's frame would vanish from the stack). */
+#ifndef TS_TESTS_UNIT_TT_PROF_H
+#define TS_TESTS_UNIT_TT_PROF_H
+
+#include <dirent.h>
+#include <elf.h>
+#include <limits.h>
+#include <link.h>
+
+#include "tt.h"
+
+#if defined(__clang__)
+#define TP_NOINLINE __attribute__((noinline))
+#else
+#define TP_NOINLINE __attribute__((noinline, noclone))
+#endif
+
+#define TP_NO_TAIL_CALL() __asm__ volatile("" ::: "memory")
+
+struct tp_note_search {
+    char *hex;
+    size_t cap;
+    bool found;
+};
+
+/* Scan one PT_NOTE segment of the main program for NT_GNU_BUILD_ID. */
+static TT_UNUSED void tp_scan_notes(const unsigned char *p, size_t len,
+                                    struct tp_note_search *s)
+{
+    size_t off = 0;
+    while (!s->found && off + sizeof(ElfW(Nhdr)) <= len) {
+        const ElfW(Nhdr) *n = (const ElfW(Nhdr) *)(p + off);
+        size_t name_off = off + sizeof *n;
+        size_t desc_off = name_off + ((n->n_namesz + 3) & ~3u);
+        if (desc_off + n->n_descsz > len)
+            return;
+        if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 &&
+            memcmp(p + name_off, "GNU", 4) == 0) {
+            for (size_t i = 0; i < n->n_descsz && 2 * i + 2 < s->cap; i++)
+                snprintf(s->hex + 2 * i, s->cap - 2 * i, "%02x",
+                         p[desc_off + i]);
+            s->found = true;
+        }
+        off = desc_off + ((n->n_descsz + 3) & ~3u);
+    }
+}
+
+static TT_UNUSED int tp_phdr_cb(struct dl_phdr_info *info, size_t size,
+                                void *arg)
+{
+    (void)size;
+    struct tp_note_search *s = arg;
+    if (info->dlpi_name && info->dlpi_name[0] != '\0')
+        return 0; /* only the main program */
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_NOTE)
+            tp_scan_notes((const unsigned char *)(info->dlpi_addr +
+                                                  ph->p_vaddr),
+                          ph->p_memsz, s);
+    }
+    return 1;
+}
+
+/* The main program's build id into hex (cap >= 2*20+1); false if none. */
+static TT_UNUSED bool tp_main_build_id(char *hex, size_t cap)
+{
+    struct tp_note_search s = {.hex = hex, .cap = cap};
+    hex[0] = '\0';
+    dl_iterate_phdr(tp_phdr_cb, &s);
+    return s.found;
+}
+
+static TT_UNUSED const char *tp_exe_path(void)
+{
+    static char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    return exe;
+}
+
+/* ---- fixture ----------------------------------------------------------- */
+
+static TT_UNUSED int tp_open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int n = 0;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+static int tp_fd_baseline;
+
+static TT_UNUSED int tp_setup(void **state)
+{
+    tp_fd_baseline = tp_open_fds();
+    return tt_setup(state);
+}
+
+#define TP_TEST(f) cmocka_unit_test_setup_teardown(f, tp_setup, tt_teardown)
+
+static TT_UNUSED void tp_end(void)
+{
+    tt_end(0);
+    int n = tp_open_fds();
+    if (n != tp_fd_baseline)
+        fail_msg("fd leak: %d entries in /proc/self/fd, %d at the start", n,
+                 tp_fd_baseline);
+}
+
+#endif
