@@ -3,13 +3,15 @@
  * Both print to stderr and end the process with status 2, as an unrecovered
  * Go panic and a Go fatal error do. The trace is a frame-pointer walk of the
  * calling stack (the whole build uses -fno-omit-frame-pointer; a task's
- * outermost frame has rbp == 0, see ts__trampoline), symbolized with dladdr:
- * function+offset and module. File:line symbolization arrives with the
- * profiler's libdw symbolizer; recover arrives with panic/defer/recover.
+ * outermost frame has rbp == 0, see ts__trampoline), symbolized with the
+ * profiler's libdw symbolizer in Go's format (function, then file:line and
+ * the offset from the function's entry), falling back to dladdr's dynamic
+ * symbols. Recover arrives with panic/defer/recover.
  *
  * Printing uses a fixed buffer and write(2) only, so a panic raised while
  * the heap is corrupt still reports. */
 #include <dlfcn.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include <taskscope/panic.h>
 #include <unistd.h>
 
+#include "profiler/symbolize.h"
 #include "runtime/sched.h"
 
 #define MAX_FRAMES 64
@@ -44,8 +47,9 @@ static void putf(const char *fmt, ...)
         put(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
-/* ts__print_pc: one Go-style frame, "func(...)\n\tmodule +0xoff". */
-void ts__print_pc(uintptr_t pc)
+/* print_pc_dladdr: a frame from dynamic symbols only: "func(...)\n\tmodule
+ * +0xoff". Used where libdw cannot be (signal handlers) or finds nothing. */
+static void print_pc_dladdr(uintptr_t pc)
 {
     Dl_info info;
     if (dladdr((void *)(pc - 1), &info) && info.dli_sname) {
@@ -60,8 +64,53 @@ void ts__print_pc(uintptr_t pc)
     }
 }
 
+/* ts__print_pc: used by the signal-time overflow report. */
+void ts__print_pc(uintptr_t pc)
+{
+    print_pc_dladdr(pc);
+}
+
+/* is_task_entry: the runtime's frames under every task function, which a
+ * trace stops at (Go hides its goexit the same way). */
+static bool is_task_entry(const struct ts__frame *f)
+{
+    return strcmp(f->system_name, "ts__task_main") == 0 ||
+           strcmp(f->system_name, "ts__trampoline") == 0;
+}
+
+/* print_lines: "\tfile:line", with +0xoff from the function's entry on the
+ * physical frame when dladdr knows that entry. */
+static void print_line(const struct ts__frame *f, uintptr_t pc, bool physical)
+{
+    Dl_info info;
+    putf("\t%s:%lld", f->file, (long long)f->line);
+    if (physical && dladdr((void *)(pc - 1), &info) && info.dli_saddr)
+        putf(" +0x%lx", (unsigned long)(pc - (uintptr_t)info.dli_saddr));
+    putf("\n");
+}
+
+/* print_pc: Go's frame format with libdw: a "function(...)" line and a
+ * "\tfile:line" line per source frame, inlined frames first. Returns false
+ * at a task's entry frame, where the trace ends. */
+static bool print_pc(struct ts__symbolizer *sym, uintptr_t pc)
+{
+    const struct ts__frame *f;
+    size_t n = 0;
+    if (!sym || ts__symbolize(sym, pc - 1, &f, &n) != 0 || n == 0 || !*f[n - 1].file) {
+        print_pc_dladdr(pc);
+        return true;
+    }
+    if (is_task_entry(&f[n - 1]))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        putf("%s(...)\n", f[i].function);
+        print_line(&f[i], pc, i == n - 1);
+    }
+    return true;
+}
+
 /* print_trace: walk frame pointers from the caller's frame. */
-static void print_trace(void *fp)
+static void print_trace(struct ts__symbolizer *sym, void *fp)
 {
     struct ts_task *t = ts__current_task();
     uintptr_t lo = t ? (uintptr_t)t->stack.lo : 0;
@@ -74,7 +123,8 @@ static void print_trace(void *fp)
         uintptr_t pc = frame[1];
         if (pc == 0)
             break;
-        ts__print_pc(pc);
+        if (!print_pc(sym, pc))
+            break;
         uintptr_t *next = (uintptr_t *)frame[0];
         if (next <= frame) /* stacks grow down: callers are higher */
             break;
@@ -91,7 +141,7 @@ static void print_header(void)
         putf("\nthread %ld [running]:\n", (long)gettid());
 }
 
-static void print_created_by(void)
+static void print_created_by(struct ts__symbolizer *sym)
 {
     struct ts_task *t = ts__current_task();
     if (!t || !t->create_pc)
@@ -100,9 +150,32 @@ static void print_created_by(void)
     const char *fn = dladdr((void *)(t->create_pc - 1), &info) && info.dli_sname
                          ? info.dli_sname
                          : "?";
+    const struct ts__frame *f;
+    size_t n = 0;
+    bool lines = sym && ts__symbolize(sym, t->create_pc - 1, &f, &n) == 0 &&
+                 n > 0 && *f[n - 1].file;
+    if (lines)
+        fn = f[0].function;
     putf("created by %s in goroutine %llu\n", fn,
          (unsigned long long)t->parent_id);
-    ts__print_pc(t->create_pc);
+    if (lines)
+        print_line(&f[0], t->create_pc, n == 1);
+    else
+        print_pc_dladdr(t->create_pc);
+}
+
+/* report: header, trace and creation site of the calling task or thread,
+ * then exit 2. The symbolizer is made here, on the failing thread, and
+ * never freed: the process ends. */
+static TS_NORETURN void report(void *fp)
+{
+    struct ts__symbolizer *sym = NULL;
+    if (ts__symbolizer_new(&sym) != 0)
+        sym = NULL;
+    print_header();
+    print_trace(sym, fp);
+    print_created_by(sym);
+    _exit(2);
 }
 
 void ts_panic(const char *fmt, ...)
@@ -113,10 +186,7 @@ void ts_panic(const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     putf("panic: %s\n", msg);
-    print_header();
-    print_trace(__builtin_frame_address(0));
-    print_created_by();
-    _exit(2);
+    report(__builtin_frame_address(0));
 }
 
 void ts__fatal(const char *fmt, ...)
@@ -127,8 +197,5 @@ void ts__fatal(const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     putf("%s\n", msg);
-    print_header();
-    print_trace(__builtin_frame_address(0));
-    print_created_by();
-    _exit(2);
+    report(__builtin_frame_address(0));
 }
