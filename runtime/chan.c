@@ -10,9 +10,11 @@
  * ThreadSanitizer edges (race.h), Go's memory model:
  *   - buffered: both sides acquire then release the slot's address, which
  *     gives send k -> receive k and receive k -> send k+cap;
- *   - direct handoff: the parked side releases race_sync before parking and
- *     acquires it after waking, the active side acquires then releases it
- *     (both directions, as Go does for unbuffered channels);
+ *   - direct handoff: the parked side releases its own waiter record before
+ *     parking and acquires it after waking; the active side acquires then
+ *     releases that record. Both directions, as Go's memory model gives an
+ *     unbuffered channel, and per operation: a per-channel address would
+ *     also hand the woken side whatever the partner did after the handoff;
  *   - close releases race_close; a receive that reports closed acquires it.
  */
 #include <stdlib.h>
@@ -124,9 +126,9 @@ void ts__chan_buf_take(struct ts_chan *ch, void *out)
 struct ts_task *ts__chan_send_to(struct ts_chan *ch, struct ts__waiter *w,
                                  const void *elem)
 {
-    ts__race_acquire(&ch->race_sync);
+    ts__race_acquire(w);
     copy_elem(ch, w->elem, elem);
-    ts__race_release(&ch->race_sync);
+    ts__race_release(w);
     w->success = true;
     w->task->param = w;
     return w->task;
@@ -138,7 +140,7 @@ struct ts_task *ts__chan_send_to(struct ts_chan *ch, struct ts__waiter *w,
 struct ts_task *ts__chan_recv_from(struct ts_chan *ch, struct ts__waiter *w,
                                    void *out)
 {
-    ts__race_acquire(&ch->race_sync);
+    ts__race_acquire(w);
     if (ch->cap == 0) {
         copy_elem(ch, out, w->elem);
     } else {
@@ -151,7 +153,7 @@ struct ts_task *ts__chan_recv_from(struct ts_chan *ch, struct ts__waiter *w,
             ch->recvx = 0;
         ch->sendx = ch->recvx;
     }
-    ts__race_release(&ch->race_sync);
+    ts__race_release(w);
     w->success = true;
     w->task->param = w;
     return w->task;
@@ -218,9 +220,9 @@ static int chan_send(struct ts_chan *ch, const void *elem, bool block)
     struct ts__waiter me = {.task = ts__current(), .chan = ch,
                             .elem = (void *)elem};
     ts__waitq_enqueue(&ch->sendq, &me);
-    ts__race_release(&ch->race_sync);
+    ts__race_release(&me);
     ts__park(TS_WAIT_CHAN_SEND, ch, ts__chan_unlock_cb, ch);
-    ts__race_acquire(&ch->race_sync);
+    ts__race_acquire(&me);
     if (!me.success)
         ts_panic("send on closed channel");
     return 0;
@@ -255,9 +257,9 @@ static int chan_recv(struct ts_chan *ch, void *out, bool *ok, bool block)
     } else {
         struct ts__waiter me = {.task = ts__current(), .chan = ch, .elem = out};
         ts__waitq_enqueue(&ch->recvq, &me);
-        ts__race_release(&ch->race_sync);
+        ts__race_release(&me);
         ts__park(TS_WAIT_CHAN_RECV, ch, ts__chan_unlock_cb, ch);
-        ts__race_acquire(&ch->race_sync);
+        ts__race_acquire(&me);
         got = me.success;
         if (!got) {
             ts__race_acquire(&ch->race_close);
@@ -331,8 +333,13 @@ ts_chan_t *ts_chan_retain(ts_chan_t *ch)
 
 void ts_chan_release(ts_chan_t *ch)
 {
-    if (ch && __atomic_sub_fetch(&ch->refs, 1, __ATOMIC_ACQ_REL) == 0)
+    if (!ch)
+        return;
+    ts__race_release(&ch->refs); /* every owner's use happens before free */
+    if (__atomic_sub_fetch(&ch->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        ts__race_acquire(&ch->refs);
         free(ch);
+    }
 }
 
 /* ------------------------------------------------------------------------

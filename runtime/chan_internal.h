@@ -57,8 +57,7 @@ struct ts_chan {
     bool closed;
     struct ts__waitq recvq;
     struct ts__waitq sendq;
-    /* --- addresses used only as ThreadSanitizer sync objects */
-    char race_sync;
+    /* --- address used only as a ThreadSanitizer sync object */
     char race_close;
     _Alignas(16) unsigned char buf[];
 };

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "runtime/race.h"
 #include "runtime/sched.h"
 
 #define ALTSTACK_SIZE (64 * 1024)
@@ -60,6 +61,7 @@ static void on_fault(int sig, siginfo_t *info, void *uctx)
         chain(sig, info, uctx);
         return;
     }
+    ts__race_acquire(m->altstack);
     char buf[256];
     snprintf(buf, sizeof buf,
              "runtime: task %llu stack exceeds %zu-byte limit\n"
@@ -93,4 +95,5 @@ void ts__overflow_thread_init(struct ts_m *m)
     if (sigaltstack(&ss, NULL) != 0)
         ts__fatal("taskscope: sigaltstack failed for worker %d", m->id);
     m->altstack = mem;
+    ts__race_release(mem); /* the handler, in any task's fiber, uses it */
 }

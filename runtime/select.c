@@ -189,7 +189,7 @@ static int block(struct sel *s)
                                  .is_select = true, .case_index = (int)i};
         ts__waitq_enqueue(c->dir == TS_SELECT_RECV ? &c->chan->recvq
                                                     : &c->chan->sendq, w);
-        ts__race_release(&c->chan->race_sync);
+        ts__race_release(w);
     }
     ts__park(TS_WAIT_SELECT, NULL, park_unlock, s);
 
@@ -206,7 +206,7 @@ static int block(struct sel *s)
     if (!win)
         return TS_SELECT_TIMEOUT;
     ts_select_case_t *c = &s->cases[win->case_index];
-    ts__race_acquire(&c->chan->race_sync);
+    ts__race_acquire(win);
     if (c->dir == TS_SELECT_SEND && !win->success)
         ts_panic("send on closed channel");
     if (c->dir == TS_SELECT_RECV) {

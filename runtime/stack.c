@@ -32,8 +32,7 @@
 #include <unistd.h>
 
 #include "runtime/lock.h"
-
-void ts__trampoline(void); /* switch_*.S */
+#include "runtime/race.h"
 
 #define RED_ZONE 64 /* lowest bytes of an unguarded stack, kept zero */
 #ifndef MADV_GUARD_INSTALL
@@ -220,8 +219,28 @@ int ts__stack_alloc(struct ts__stack_cache *cache, struct ts__stack *s)
     return 0;
 }
 
+/* unmap_now: the tsan build's free. Pooling would hand TSan a stack whose
+ * shadow still holds the last task's accesses, and only an artificial edge
+ * between unrelated tasks would silence the false reports; a fresh mapping
+ * gets fresh shadow from TSan's mmap/munmap interceptors instead. */
+static void unmap_now(struct ts__stack *s)
+{
+    void *m = s->map;
+    size_t size = s->map_size;
+    bool counted = s->counted; /* s lives inside the mapping */
+    if (unmap_hook)
+        unmap_hook(header_of(m, header_size));
+    if (counted)
+        __atomic_sub_fetch(&mapped_guarded, 1, __ATOMIC_RELAXED);
+    munmap(m, size);
+}
+
 void ts__stack_free(struct ts__stack_cache *cache, struct ts__stack *s)
 {
+    if (TS__RACE_ENABLED) {
+        unmap_now(s);
+        return;
+    }
     void *m = s->map;
     *guard_flag(m) = (s->guarded ? GUARDED : 0) | (s->counted ? COUNTED : 0);
     if (cache && cache->n < TS__STACK_CACHE) {
@@ -287,18 +306,4 @@ bool ts__stack_in_guard(const struct ts__stack *s, const void *addr)
     const char *a = addr;
     /* A fault just below lo counts too: the guard page is exactly there. */
     return s->guarded && a >= (const char *)s->map && a < (const char *)s->lo;
-}
-
-void *ts__stack_prepare(void *hi, void *arg)
-{
-    uintptr_t top = (uintptr_t)hi & ~(uintptr_t)15;
-    void **sp = (void **)(top - 7 * sizeof(void *)); /* sp % 16 == 8 */
-    sp[0] = 0;                 /* r15 */
-    sp[1] = 0;                 /* r14 */
-    sp[2] = 0;                 /* r13 */
-    sp[3] = arg;               /* r12 */
-    sp[4] = 0;                 /* rbx */
-    sp[5] = 0;                 /* rbp */
-    sp[6] = (void *)ts__trampoline;
-    return sp;
 }

@@ -50,8 +50,10 @@ void ts__stack_trim(void);
 void ts__stack_set_unmap_hook(void (*hook)(void *header));
 /* ts__stack_check: false if an unguarded stack's red zone was written. */
 bool ts__stack_check(const struct ts__stack *s);
-/* ts__stack_prepare: lay out the first frame so that ts__switch to the
- * returned sp enters ts__trampoline with arg in %r12; see switch_*.S. */
+/* ts__stack_prepare: lay out the first frame below hi so that ts__switch to
+ * the returned sp enters ts__trampoline with arg in a callee-saved register.
+ * The layout is the architecture's: defined next to the ts__switch that pops
+ * it, in switch_<arch>.S (x86-64: arg in %r12; aarch64: arg in x19). */
 void *ts__stack_prepare(void *hi, void *arg);
 /* ts__stack_in_guard: whether addr lies in a guard page of [map, lo). */
 bool ts__stack_in_guard(const struct ts__stack *s, const void *addr);

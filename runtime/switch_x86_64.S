@@ -7,16 +7,17 @@
  *   state. MXCSR and the x87 control word are not switched: tasks share the
  *   thread's floating-point modes (as in Go).
  *
- * A fresh task's stack is laid out by ts__stack_prepare (stack.c) so that the
- * first switch "returns" into ts__trampoline with the task in %r12:
+ * void *ts__stack_prepare(void *hi, void *arg)
+ *   Lays out a fresh task's stack below hi so that the first ts__switch to
+ *   the returned sp "returns" into ts__trampoline with the task in %r12:
  *
- *     high  +--------------------+  16-byte aligned top
+ *     high  +--------------------+  16-byte aligned top (hi & ~15)
  *           | ts__trampoline     |  return address popped by ret
  *           | rbp = 0            |
- *           | rbx                |
+ *           | rbx = 0            |
  *           | r12 = task         |
- *           | r13, r14, r15      |
- *     low   +--------------------+  <- initial saved sp
+ *           | r13, r14, r15 = 0  |
+ *     low   +--------------------+  <- initial saved sp (top - 56)
  */
     .text
     .globl ts__switch
@@ -41,6 +42,27 @@ ts__switch:
     ret
     .cfi_endproc
     .size ts__switch, .-ts__switch
+
+    .globl ts__stack_prepare
+    .hidden ts__stack_prepare
+    .type ts__stack_prepare, @function
+ts__stack_prepare:
+    .cfi_startproc
+    movq %rdi, %rax
+    andq $-16, %rax
+    subq $56, %rax              /* sp % 16 == 8, as after a call */
+    xorl %ecx, %ecx
+    movq %rcx, 0(%rax)          /* r15 */
+    movq %rcx, 8(%rax)          /* r14 */
+    movq %rcx, 16(%rax)         /* r13 */
+    movq %rsi, 24(%rax)         /* r12 = arg */
+    movq %rcx, 32(%rax)         /* rbx */
+    movq %rcx, 40(%rax)         /* rbp = 0 */
+    leaq ts__trampoline(%rip), %rcx
+    movq %rcx, 48(%rax)         /* return address */
+    ret
+    .cfi_endproc
+    .size ts__stack_prepare, .-ts__stack_prepare
 
     .globl ts__trampoline
     .hidden ts__trampoline

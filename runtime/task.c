@@ -89,6 +89,7 @@ static void init(struct ts_task *t, void (*fn)(void *), void *arg,
     __atomic_store_n(&t->create_pc, pc, __ATOMIC_RELAXED);
     t->sp = ts__stack_prepare(t->stack.hi, t);
     t->race_fiber = ts__race_fiber_create();
+    ts__race_release(t); /* the go statement happens before the task starts */
     __atomic_store_n(&t->state, TS_TASK_RUNNABLE, __ATOMIC_RELEASE);
 }
 
@@ -121,6 +122,7 @@ void ts__task_free(struct ts_m *m, struct ts_task *t)
 /* ts__task_main: first function on a new task's stack (ts__trampoline). */
 __attribute__((noreturn)) void ts__task_main(struct ts_task *t)
 {
+    ts__race_acquire(t);
     t->fn(t->arg);
     ts__task_exit(t);
 }
@@ -171,6 +173,7 @@ static void run_main_task(void *p)
 {
     struct run_main *r = p;
     r->result = r->fn(r->arg);
+    ts__race_release(r); /* main_fn happens before ts_run returns */
     __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
     ts__futex_wake(&r->done, 1);
 }
@@ -187,5 +190,6 @@ int ts_run(int (*main_fn)(void *), void *arg)
     ts__ready(t);
     while (__atomic_load_n(&r.done, __ATOMIC_ACQUIRE) == 0)
         ts__futex_wait(&r.done, 0, -1);
+    ts__race_acquire(&r);
     return r.result;
 }

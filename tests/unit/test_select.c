@@ -908,7 +908,10 @@ static void *thread_send_rounds(void *arg)
     void **p = arg;
     struct thread_sel *t = p[0];
     ts_chan_t *ch = p[1];
-    for (long i = 0; i < t->rounds; i++)
+    /* Read once, before the first send: after the last send nothing orders
+     * a read of *t before the test returns and its frame is reused. */
+    long rounds = t->rounds;
+    for (long i = 0; i < rounds; i++)
         if (ts_chan_send(ch, &i) != 0) {
             tt_failf(__FILE__, __LINE__, "send failed");
             break;

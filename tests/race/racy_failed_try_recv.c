@@ -1,15 +1,13 @@
-/* fn_failed_try_recv: KNOWN FALSE NEGATIVE (registered DISABLED, see
- * CMakeLists.txt). Task A writes a plain global, then polls an empty
+/* racy_failed_try_recv: task A writes a plain global, then polls an empty
  * buffered channel with ts_chan_try_recv, which fails; only afterwards (a
  * relaxed flag, no synchronization, makes sure of the order) task B sends on
  * that channel and reads the global. A failed try_recv is not a receive:
  * none of the channel edges the API promises (chan.h) orders A's write
- * before B's read, a real race (Go's race detector reports it: a failed
- * non-blocking receive there touches no sync object). TSan reports nothing:
- * the runtime's channel lock (runtime/lock.h, acquire/release atomics on
- * ch->lock.state, instrumented in the tsan build) orders every operation on
- * a channel, even a failed one, before every later one.
- * Expected once fixed: exactly one data race, on 'polled_value'. */
+ * before B's read, a real race (Go's race detector reports it).
+ * Regression: TSan missed it while the runtime's channel lock was
+ * instrumented and ordered every operation on a channel; the runtime is no
+ * longer instrumented (runtime/race.h).
+ * Expected: exactly one data race, on 'polled_value'. */
 #include "race_util.h"
 
 int polled_value; /* the race */
@@ -51,7 +49,7 @@ static int main_task(void *arg)
     ts_go(sender, NULL);
     race_recv_int(done);
     race_recv_int(done);
-    printf("fn_failed_try_recv: done\n");
+    printf("racy_failed_try_recv: done\n");
     return 0;
 }
 
