@@ -1,0 +1,54 @@
+/* aarch64_shims.c — what the aarch64 smoke build (run_aarch64_qemu.sh) puts
+ * in place of pieces it cannot use under qemu-aarch64.
+ *
+ *   - The profiler's libdw symbolizer (profiler/symbolize.c): panic.c calls
+ *     it for Go-style traces, but libdw is not installed for arm64. These
+ *     stand-ins report "no symbolizer", so panic.c falls back to dladdr, as
+ *     it does wherever libdw finds nothing.
+ *   - madvise, wrapped with -Wl,--wrap=madvise: qemu-user (7.2) answers
+ *     every madvise with 0 and does nothing, so MADV_GUARD_INSTALL would seem
+ *     to install a guard region and leave none. The wrapper answers EINVAL,
+ *     as a kernel older than 6.13 does, so stack.c falls back to mprotect'd
+ *     guard pages, which qemu does emulate; every other advice passes
+ *     through. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "profiler/symbolize.h"
+
+int ts__symbolizer_new(struct ts__symbolizer **out)
+{
+    if (out)
+        *out = NULL;
+    return EIO;
+}
+
+void ts__symbolizer_free(struct ts__symbolizer *s)
+{
+    (void)s;
+}
+
+int ts__symbolize(struct ts__symbolizer *s, uint64_t addr,
+                  const struct ts__frame **frames, size_t *nframes)
+{
+    (void)s;
+    (void)addr;
+    (void)frames;
+    if (nframes)
+        *nframes = 0;
+    return ENOENT;
+}
+
+#define GUARD_INSTALL 102 /* MADV_GUARD_INSTALL, Linux 6.13 uapi */
+
+int __real_madvise(void *addr, size_t len, int advice);
+
+int __wrap_madvise(void *addr, size_t len, int advice)
+{
+    if (advice == GUARD_INSTALL) {
+        errno = EINVAL;
+        return -1;
+    }
+    return __real_madvise(addr, len, advice);
+}
