@@ -263,30 +263,48 @@ void ts__stack_free(struct ts__stack_cache *cache, struct ts__stack *s)
     ts__unlock(&pool_lock);
 }
 
+/* trim_batch: unlink up to max pooled mappings under the lock; the walk
+ * touches each mapping's top page, cold after a burst, so it is done a
+ * batch at a time: a ts_go needing the pool never waits for more. */
+static void *trim_batch(int64_t max, int64_t *taken)
+{
+    void *victims = NULL;
+    *taken = 0;
+    ts__lock(&pool_lock);
+    while (*taken < max && pool_n > POOL_KEEP) {
+        void *m = pool_pop_locked();
+        pool_takes--; /* not an allocation */
+        *pool_link(m) = victims;
+        victims = m;
+        (*taken)++;
+    }
+    ts__unlock(&pool_lock);
+    return victims;
+}
+
 void ts__stack_trim(void)
 {
+    enum { BATCH = 64 };
     static int64_t last_takes = -1;
-    void *victims = NULL;
     ts__lock(&pool_lock);
     int64_t drop = pool_takes == last_takes ? (pool_n - POOL_KEEP) / 2 : 0;
     last_takes = pool_takes;
-    for (int64_t i = 0; i < drop; i++) {
-        void *m = pool_head;
-        pool_head = *pool_link(m);
-        *pool_link(m) = victims;
-        victims = m;
-    }
-    if (drop > 0)
-        pool_n -= drop;
     ts__unlock(&pool_lock);
-    while (victims) {
-        void *m = victims;
-        victims = *pool_link(m);
-        if (unmap_hook)
-            unmap_hook(header_of(m, header_size));
-        if (*guard_flag(m) & COUNTED)
-            __atomic_sub_fetch(&mapped_guarded, 1, __ATOMIC_RELAXED);
-        munmap(m, stack_size + page_size);
+    while (drop > 0) {
+        int64_t n;
+        void *victims = trim_batch(drop < BATCH ? drop : BATCH, &n);
+        if (n == 0)
+            break;
+        drop -= n;
+        while (victims) {
+            void *m = victims;
+            victims = *pool_link(m);
+            if (unmap_hook)
+                unmap_hook(header_of(m, header_size));
+            if (*guard_flag(m) & COUNTED)
+                __atomic_sub_fetch(&mapped_guarded, 1, __ATOMIC_RELAXED);
+            munmap(m, stack_size + page_size);
+        }
     }
 }
 
