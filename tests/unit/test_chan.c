@@ -1406,20 +1406,14 @@ static int scenario_stress_group(void)
 static void test_chan_stress_on_one_proc(void **state)
 {
     (void)state;
-    static const char *const env[] = {"TASKSCOPE_PROCS=1", NULL};
-    struct tt_child c;
-    tt_child("stress_group", env, &c);
-    tt_expect_child_ok("stress_group (TASKSCOPE_PROCS=1)", &c);
+    tt_expect_scenario_ok("stress_group", 1);
     tt_end(0);
 }
 
 static void test_chan_stress_on_eight_procs(void **state)
 {
     (void)state;
-    static const char *const env[] = {"TASKSCOPE_PROCS=8", NULL};
-    struct tt_child c;
-    tt_child("stress_group", env, &c);
-    tt_expect_child_ok("stress_group (TASKSCOPE_PROCS=8)", &c);
+    tt_expect_scenario_ok("stress_group", 8);
     tt_end(0);
 }
 

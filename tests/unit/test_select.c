@@ -1433,20 +1433,14 @@ static int scenario_race_group(void)
 static void test_select_races_on_one_proc(void **state)
 {
     (void)state;
-    static const char *const env[] = {"TASKSCOPE_PROCS=1", NULL};
-    struct tt_child c;
-    tt_child("race_group", env, &c);
-    tt_expect_child_ok("race_group (TASKSCOPE_PROCS=1)", &c);
+    tt_expect_scenario_ok("race_group", 1);
     tt_end(0);
 }
 
 static void test_select_races_on_eight_procs(void **state)
 {
     (void)state;
-    static const char *const env[] = {"TASKSCOPE_PROCS=8", NULL};
-    struct tt_child c;
-    tt_child("race_group", env, &c);
-    tt_expect_child_ok("race_group (TASKSCOPE_PROCS=8)", &c);
+    tt_expect_scenario_ok("race_group", 8);
     tt_end(0);
 }
 

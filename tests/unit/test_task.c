@@ -404,10 +404,7 @@ static int scenario_yield_one_proc(void)
 static void test_yield_lets_other_tasks_run_on_one_proc(void **state)
 {
     (void)state;
-    static const char *const env[] = {"TASKSCOPE_PROCS=1", NULL};
-    struct tt_child c;
-    tt_child("yield_one_proc", env, &c);
-    tt_expect_child_ok("yield_one_proc", &c);
+    tt_expect_scenario_ok("yield_one_proc", 1);
     tt_end(0);
 }
 
@@ -428,10 +425,7 @@ static int scenario_procs_env(void)
 static void test_procs_honours_env(void **state)
 {
     (void)state;
-    static const char *const env[] = {"TASKSCOPE_PROCS=3", NULL};
-    struct tt_child c;
-    tt_child("procs_env", env, &c);
-    tt_expect_child_ok("procs_env", &c);
+    tt_expect_scenario_ok("procs_env", 3);
     tt_end(0);
 }
 

@@ -896,10 +896,7 @@ static int scenario_idle_timers(void)
 static void test_timer_fires_while_all_tasks_are_blocked(void **state)
 {
     (void)state;
-    static const char *const env[] = {"TASKSCOPE_PROCS=1", NULL};
-    struct tt_child c;
-    tt_child("idle_timers", env, &c);
-    tt_expect_child_ok("idle_timers", &c);
+    tt_expect_scenario_ok("idle_timers", 1);
     tt_end(0);
 }
 

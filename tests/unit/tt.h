@@ -543,6 +543,19 @@ static TT_UNUSED void tt_expect_child_ok(const char *name,
                  tt_child_exit(c), c->out, c->err);
 }
 
+/* Run scenario in a child with TASKSCOPE_PROCS=procs (a per-process
+ * setting) and fail unless it exits 0. */
+static TT_UNUSED void tt_expect_scenario_ok(const char *scenario, int procs)
+{
+    char procs_env[32], name[160];
+    snprintf(procs_env, sizeof procs_env, "TASKSCOPE_PROCS=%d", procs);
+    snprintf(name, sizeof name, "%s (%s)", scenario, procs_env);
+    const char *const env[] = {procs_env, NULL};
+    struct tt_child c;
+    tt_child(scenario, env, &c);
+    tt_expect_child_ok(name, &c);
+}
+
 /* The unrecovered-panic contract of panic.h: "panic: <msg>" on stderr and
  * exit status 2, and the scenario did not go on after the panicking call
  * (it prints "UNREACHED" if it does). */
