@@ -21,44 +21,7 @@
 
 #include <taskscope/taskscope.h>
 
-#include "sample.h"
-
-/* ---- orDone (seed 002) -------------------------------------------------- */
-
-struct or_done_args {
-    ts_chan_t *done, *c, *valStream;
-};
-
-static void or_done_task(void *p)
-{
-    struct or_done_args *a = p;
-    for (;;) {
-        int v;
-        ts_select_case_t outer[] = {TS_RECV_CASE(a->done, NULL),
-                                    TS_RECV_CASE(a->c, &v)};
-        if (ts_select(outer, 2, 0) == 0 || !outer[1].ok)
-            break;
-        ts_select_case_t inner[] = {TS_SEND_CASE(a->valStream, &v),
-                                    TS_RECV_CASE(a->done, NULL)};
-        ts_select(inner, 2, 0);
-    }
-    ts_chan_close(a->valStream);
-    ts_chan_release(a->valStream);
-    ts_chan_release(a->c);
-    ts_chan_release(a->done);
-    free(a);
-}
-
-static ts_chan_t *orDone(ts_chan_t *done, ts_chan_t *c)
-{
-    ts_chan_t *valStream = xchan(sizeof(int), 0);
-    struct or_done_args *a = xmalloc(sizeof *a);
-    a->done = ts_chan_retain(done);
-    a->c = ts_chan_retain(c);
-    a->valStream = ts_chan_retain(valStream);
-    sample_go(or_done_task, a);
-    return valStream;
-}
+#include "stages.h"
 
 /* ---- bridge ------------------------------------------------------------- */
 

@@ -27,49 +27,7 @@
 
 #include <taskscope/taskscope.h>
 
-#include "sample.h"
-
-/* ---- repeat ------------------------------------------------------------- */
-
-struct repeat_args {
-    ts_chan_t *done, *valueStream;
-    int *values;
-    size_t n;
-};
-
-static void repeat_task(void *p)
-{
-    struct repeat_args *a = p;
-    for (;;) {
-        for (size_t i = 0; i < a->n; i++) { /* for _, v := range values */
-            ts_select_case_t c[] = {
-                TS_RECV_CASE(a->done, NULL),                 /* <-done */
-                TS_SEND_CASE(a->valueStream, &a->values[i]), /* <- v */
-            };
-            if (ts_select(c, 2, 0) == 0)
-                goto out;
-        }
-    }
-out:
-    ts_chan_close(a->valueStream); /* defer close(valueStream) */
-    ts_chan_release(a->valueStream);
-    ts_chan_release(a->done);
-    free(a->values);
-    free(a);
-}
-
-static ts_chan_t *repeat(ts_chan_t *done, const int *values, size_t n)
-{
-    ts_chan_t *valueStream = xchan(sizeof(int), 0);
-    struct repeat_args *a = xmalloc(sizeof *a);
-    a->done = ts_chan_retain(done);
-    a->valueStream = ts_chan_retain(valueStream);
-    a->values = xmalloc(n * sizeof(int) + 1);
-    memcpy(a->values, values, n * sizeof(int));
-    a->n = n;
-    sample_go(repeat_task, a);
-    return valueStream;
-}
+#include "stages.h"
 
 /* ---- repeatFn ----------------------------------------------------------- */
 
@@ -108,44 +66,6 @@ static ts_chan_t *repeatFn(ts_chan_t *done, gen_fn fn, void *state)
     a->state = state;
     sample_go(repeat_fn_task, a);
     return valueStream;
-}
-
-/* ---- take --------------------------------------------------------------- */
-
-struct take_args {
-    ts_chan_t *done, *valueStream, *takeStream;
-    int num;
-};
-
-static void take_task(void *p)
-{
-    struct take_args *a = p;
-    for (int i = 0; i < a->num; i++) {
-        int v;
-        ts_chan_recv(a->valueStream, &v, NULL); /* <-valueStream, evaluated
-                                                   before the select */
-        ts_select_case_t c[] = {TS_RECV_CASE(a->done, NULL),
-                                TS_SEND_CASE(a->takeStream, &v)};
-        if (ts_select(c, 2, 0) == 0)
-            break;
-    }
-    ts_chan_close(a->takeStream); /* defer close(takeStream) */
-    ts_chan_release(a->takeStream);
-    ts_chan_release(a->valueStream);
-    ts_chan_release(a->done);
-    free(a);
-}
-
-static ts_chan_t *take(ts_chan_t *done, ts_chan_t *valueStream, int num)
-{
-    ts_chan_t *takeStream = xchan(sizeof(int), 0);
-    struct take_args *a = xmalloc(sizeof *a);
-    a->done = ts_chan_retain(done);
-    a->valueStream = ts_chan_retain(valueStream);
-    a->takeStream = ts_chan_retain(takeStream);
-    a->num = num;
-    sample_go(take_task, a);
-    return takeStream;
 }
 
 /* ---- a reproducible rand.Int -------------------------------------------- */
