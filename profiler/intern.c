@@ -20,13 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/failpoint.h"
+
 /* ---- allocation -------------------------------------------------------- */
 
 static int fail_nth; /* atomic: allocations until the injected failure */
 
 void ts__prof_fail_nth(int n)
 {
-    __atomic_store_n(&fail_nth, n > 0 ? n : 0, __ATOMIC_RELAXED);
+    ts__failpoint_arm(&fail_nth, n);
 }
 
 bool ts__prof_fail_armed(void)
@@ -34,31 +36,19 @@ bool ts__prof_fail_armed(void)
     return __atomic_load_n(&fail_nth, __ATOMIC_RELAXED) > 0;
 }
 
-/* Counts down an armed hook; true for the allocation that must fail. */
-static bool injected_failure(void)
-{
-    int n = __atomic_load_n(&fail_nth, __ATOMIC_RELAXED);
-    while (n > 0) {
-        if (__atomic_compare_exchange_n(&fail_nth, &n, n - 1, false,
-                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-            return n == 1;
-    }
-    return false;
-}
-
 void *ts__prof_malloc(size_t size)
 {
-    return injected_failure() ? NULL : malloc(size);
+    return ts__failpoint(&fail_nth) ? NULL : malloc(size);
 }
 
 void *ts__prof_calloc(size_t n, size_t size)
 {
-    return injected_failure() ? NULL : calloc(n, size);
+    return ts__failpoint(&fail_nth) ? NULL : calloc(n, size);
 }
 
 void *ts__prof_realloc(void *p, size_t size)
 {
-    return injected_failure() ? NULL : realloc(p, size);
+    return ts__failpoint(&fail_nth) ? NULL : realloc(p, size);
 }
 
 /* ---- growable array ---------------------------------------------------- */

@@ -23,19 +23,8 @@
 
 static struct sigaction old_segv, old_bus;
 
-void ts__print_pc(uintptr_t pc); /* panic.c */
-
-static void say(const char *s)
-{
-    size_t n = strlen(s);
-    while (n > 0) {
-        ssize_t w = write(2, s, n);
-        if (w <= 0)
-            return;
-        s += w;
-        n -= (size_t)w;
-    }
-}
+void ts__print_pc(uintptr_t pc);              /* panic.c */
+void ts__put_stderr(const char *s, size_t n); /* panic.c */
 
 static void chain(int sig, siginfo_t *info, void *uctx)
 {
@@ -69,7 +58,7 @@ static void on_fault(int sig, siginfo_t *info, void *uctx)
              "created by goroutine %llu at:\n",
              (unsigned long long)t->id, ts__stack_size(),
              (unsigned long long)t->id, (unsigned long long)t->parent_id);
-    say(buf);
+    ts__put_stderr(buf, strlen(buf));
     ts__print_pc(t->create_pc);
     _exit(2);
 }

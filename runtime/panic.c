@@ -24,7 +24,9 @@
 
 #define MAX_FRAMES 64
 
-static void put(const char *s, size_t n)
+/* ts__put_stderr: write all of s with write(2) only (safe in a signal
+ * handler, and when the heap is corrupt). */
+void ts__put_stderr(const char *s, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(2, s, n);
@@ -44,7 +46,7 @@ static void putf(const char *fmt, ...)
     int n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     if (n > 0)
-        put(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+        ts__put_stderr(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
 /* print_pc_dladdr: a frame from dynamic symbols only: "func(...)\n\tmodule
@@ -178,24 +180,26 @@ static TS_NORETURN void report(void *fp)
     _exit(2);
 }
 
-void ts_panic(const char *fmt, ...)
+/* vreport: "<prefix><message>", then the report; does not return. */
+static TS_NORETURN void vreport(const char *prefix, const char *fmt, va_list ap,
+                                void *fp)
 {
     char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    putf("%s%s\n", prefix, msg);
+    report(fp);
+}
+
+void ts_panic(const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    putf("panic: %s\n", msg);
-    report(__builtin_frame_address(0));
+    vreport("panic: ", fmt, ap, __builtin_frame_address(0));
 }
 
 void ts__fatal(const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    putf("%s\n", msg);
-    report(__builtin_frame_address(0));
+    vreport("", fmt, ap, __builtin_frame_address(0));
 }

@@ -31,6 +31,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "runtime/failpoint.h"
 #include "runtime/lock.h"
 #include "runtime/race.h"
 
@@ -80,18 +81,7 @@ void ts__stack_config(size_t size, size_t header)
 
 size_t ts__stack_size(void) { return stack_size; }
 
-void ts__stack_fail_nth(int n) { __atomic_store_n(&fail_nth, n, __ATOMIC_RELAXED); }
-
-static bool injected_failure(void)
-{
-    int n = __atomic_load_n(&fail_nth, __ATOMIC_RELAXED);
-    while (n > 0) {
-        if (__atomic_compare_exchange_n(&fail_nth, &n, n - 1, false,
-                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-            return n == 1;
-    }
-    return false;
-}
+void ts__stack_fail_nth(int n) { ts__failpoint_arm(&fail_nth, n); }
 
 /* guard_region: Linux 6.13+ guard regions live in the page tables and do
  * not split the mapping's VMA, so every stack can have one. Cleared on the
@@ -190,7 +180,7 @@ static void refill(struct ts__stack_cache *cache)
 
 int ts__stack_alloc(struct ts__stack_cache *cache, struct ts__stack *s)
 {
-    if (injected_failure())
+    if (ts__failpoint(&fail_nth))
         return ENOMEM;
     void *m = NULL;
     bool guarded;
