@@ -39,7 +39,7 @@ say() { printf '%s\n' "$*" >&2; }
 # ---- build taskscope's side (release) ---------------------------------------
 build_tsbench() {
     local bindir=""
-    if [[ -f CMakePresets.json ]] && cmake --list-presets 2>/dev/null | grep -q '"release"'; then
+    if [[ -f CMakePresets.json ]] && cmake --list-presets 2>/dev/null | grep '"release"' >/dev/null; then
         say "bench: configuring with cmake --preset release"
         local cfg
         if ! cfg=$(cmake --preset release 2>&1); then
@@ -50,7 +50,7 @@ build_tsbench() {
         printf '%s\n' "$cfg" >>"$LOG"
         bindir=$(printf '%s\n' "$cfg" | sed -n 's/^-- Build files have been written to: //p' | tail -n 1)
         [[ -n $bindir ]] || bindir=$ROOT/build/release
-        if cmake --list-presets=build 2>/dev/null | grep -q '"release"'; then
+        if cmake --list-presets=build 2>/dev/null | grep '"release"' >/dev/null; then
             cmake --build --preset release --target tsbench >>"$LOG" 2>&1
         else
             cmake --build "$bindir" --target tsbench >>"$LOG" 2>&1

@@ -44,8 +44,8 @@ step "cmake --install $builddir --prefix $prefix"
 run_logged "$tmp/install.log" "$cmake" --install "$builddir" --prefix "$prefix" ||
     fail "cmake --install failed (is the build tree built?)"
 
-pc=$(find "$prefix" -name taskscope.pc -path '*/pkgconfig/*' | head -n1)
-config=$(find "$prefix" -name taskscopeConfig.cmake | head -n1)
+pc=$(find "$prefix" -name taskscope.pc -path '*/pkgconfig/*' -print -quit)
+config=$(find "$prefix" -name taskscopeConfig.cmake -print -quit)
 [ -n "$pc" ] || fail "no taskscope.pc installed under $prefix"
 [ -n "$config" ] || fail "no taskscopeConfig.cmake installed under $prefix"
 libdir=$(dirname "$(dirname "$pc")")
@@ -131,12 +131,18 @@ for flavour in shared static; do
         fail "find_package found taskscope outside $prefix: $(grep taskscope_DIR= "$tmp/configure-$flavour.log")"
     run_logged "$tmp/build-$flavour.log" "$cmake" --build "$bdir" ||
         fail "find_package consumer ($flavour): build failed"
+    # Outputs are captured before grep: with pipefail, `cmd | grep -q` fails
+    # when grep exits at its first match and cmd then dies of SIGPIPE.
     if [ $flavour = shared ]; then
         # CMake put the prefix's lib dir in the RUNPATH: check it is used.
-        ldd "$bdir/consumer" | grep -q "libtaskscope.so.0 => $libdir/" ||
-            fail "find_package consumer does not load libtaskscope.so.0 from $libdir: $(ldd "$bdir/consumer" | grep taskscope)"
-    elif readelf -d "$bdir/consumer" | grep -q 'libtaskscope\.so'; then
-        fail "static consumer still depends on libtaskscope.so"
+        deps=$(ldd "$bdir/consumer")
+        grep -q "libtaskscope.so.0 => $libdir/" <<<"$deps" ||
+            fail "find_package consumer does not load libtaskscope.so.0 from $libdir: $(grep taskscope <<<"$deps")"
+    else
+        dyn=$(readelf -d "$bdir/consumer")
+        if grep -q 'libtaskscope\.so' <<<"$dyn"; then
+            fail "static consumer still depends on libtaskscope.so"
+        fi
     fi
     run_consumer "find_package ($flavour)" "$bdir/consumer"
 done

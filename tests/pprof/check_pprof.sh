@@ -71,7 +71,9 @@ check_gzip_magic() {
 # check_mapping RAW: mapping 1 is the writer, with its build id and flags.
 check_mapping() {
     local raw=$1 id
-    id=$(readelf -n "$WRITER" | sed -n 's/.*Build ID: *\([0-9a-f]*\).*/\1/p' | head -n1)
+    notes=$(readelf -n "$WRITER")
+    id=$(sed -n 's/.*Build ID: *\([0-9a-f]*\).*/\1/p' <<<"$notes")
+    id=${id%%$'\n'*}
     [ -n "$id" ] || fail "readelf found no build id in $WRITER"
     expect "$raw" "^1: 0x[0-9a-f]+/0x[0-9a-f]+/0x[0-9a-f]+ $WRITER $id \[FN\]\[FL\]\[LN\]\[IN\]\$" \
         "mapping 1 (main binary, build id $id, all symbolized)"
