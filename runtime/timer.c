@@ -94,7 +94,11 @@ static void heap_add(struct ts__timer_heap *h, struct ts__timer *t)
 {
     if (h->len == h->cap) {
         int32_t cap = h->cap ? h->cap * 2 : 64;
+        /* TSan sees realloc (an interceptor) but not the heap lock around
+         * it: tell it that growths of one heap are ordered (race.h). */
+        ts__race_acquire(h);
         struct ts__timer **heap = realloc(h->heap, (size_t)cap * sizeof *heap);
+        ts__race_release(h);
         if (!heap)
             ts__fatal("taskscope: out of memory growing a timer heap to %d", cap);
         h->heap = heap;
