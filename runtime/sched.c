@@ -183,8 +183,7 @@ static struct ts_task *globrunq_get(struct ts_p *p, int max)
 
 /* runq_put_slow: the ring is full; move half of it plus t to the global
  * queue in one batch. Returns false if a thief freed space meanwhile. */
-static bool runq_put_slow(struct ts_p *p, struct ts_task *t, uint32_t h,
-                          uint32_t tail)
+static bool runq_put_slow(struct ts_p *p, struct ts_task *t, uint32_t h)
 {
     enum { N = TS__RUNQ_SIZE / 2 };
     struct ts_task *batch[N + 1];
@@ -198,7 +197,6 @@ static bool runq_put_slow(struct ts_p *p, struct ts_task *t, uint32_t h,
     for (int i = 0; i <= N; i++)
         globrunq_put_locked(batch[i]);
     ts__unlock(&sched.lock);
-    (void)tail;
     return true;
 }
 
@@ -213,7 +211,7 @@ static bool runq_put_ring(struct ts_p *p, struct ts_task *t)
             __atomic_store_n(&p->runq_tail, tail + 1, __ATOMIC_RELEASE);
             return true;
         }
-        if (runq_put_slow(p, t, h, tail))
+        if (runq_put_slow(p, t, h))
             return true;
     }
 }
@@ -396,7 +394,7 @@ static void reset_spinning(struct ts_m *m)
 /* ------------------------------------------------------------------------
  * Timers across Ps. */
 
-int64_t ts__next_timer_all(void)
+static int64_t next_timer_all(void)
 {
     int64_t next = INT64_MAX;
     for (int i = 0; i < sched.nprocs; i++) {
@@ -407,7 +405,7 @@ int64_t ts__next_timer_all(void)
     return next;
 }
 
-void ts__run_timers_all(int64_t now)
+static void run_timers_all(int64_t now)
 {
     for (int i = 0; i < sched.nprocs; i++) {
         struct ts_p *p = &sched.ps[i];
@@ -464,7 +462,7 @@ static bool any_work(void)
 static void m_idle(struct ts_m *m)
 {
     __atomic_store_n(&m->park_futex, 0, __ATOMIC_RELAXED);
-    int64_t deadline = ts__next_timer_all();
+    int64_t deadline = next_timer_all();
     __atomic_store_n(&m->sleep_until, deadline, __ATOMIC_RELAXED);
     ts__lock(&sched.lock);
     if (sched.gq_len > 0) {
@@ -481,7 +479,7 @@ static void m_idle(struct ts_m *m)
         __atomic_sub_fetch(&sched.nspinning, 1, __ATOMIC_SEQ_CST);
     }
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    bool recheck = any_work() || ts__next_timer_all() < deadline;
+    bool recheck = any_work() || next_timer_all() < deadline;
     while (!recheck && __atomic_load_n(&m->park_futex, __ATOMIC_ACQUIRE) == 0) {
         ts__futex_wait(&m->park_futex, 0, deadline == INT64_MAX ? -1 : deadline);
         if (ts__nanotime() >= deadline)
@@ -521,7 +519,7 @@ static struct ts_task *find_work(struct ts_m *m)
         m->spinning = true;
         __atomic_add_fetch(&sched.nspinning, 1, __ATOMIC_SEQ_CST);
     }
-    ts__run_timers_all(now);
+    run_timers_all(now);
     if ((t = runq_get(p)))
         return t;
     return steal_work(m);

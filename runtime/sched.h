@@ -44,7 +44,6 @@ enum ts__task_kind {
     TS__KIND_THREAD = 1, /* a plain thread's stand-in, parks on a futex */
 };
 
-struct ts_timer;
 struct ts_m;
 
 /* A timer as the heap sees it (timer.c owns the protocol). */
@@ -183,8 +182,6 @@ void ts__park(int reason, const void *object, void (*unlockf)(void *),
 uint64_t ts__rand(void);             /* fast per-M / per-thread random */
 struct ts_p *ts__timer_p(void);      /* P whose heap takes new timers */
 void ts__wake_for_timer(int64_t when);
-void ts__run_timers_all(int64_t now);
-int64_t ts__next_timer_all(void);
 
 struct ts_p *ts__p(int i);           /* P number i, 0 <= i < nprocs */
 __attribute__((noreturn)) void ts__task_exit(struct ts_task *t);

@@ -27,8 +27,9 @@ struct ts_timer {
     void *fn_arg;
 };
 
+/* A ticker is a channel timer that re-arms itself (period > 0). */
 struct ts_ticker {
-    struct ts__timer t;
+    struct ts_timer tm;
 };
 
 int64_t ts_now(void)
@@ -177,43 +178,32 @@ ts_ticker_t *ts_ticker_new(int64_t period)
 {
     if (period <= 0)
         return NULL;
-    ts__sched_start();
-    struct ts_ticker *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
-    ts__timer_init(&t->t, chan_fire, t);
-    if (!(t->t.chan = ts__chan_make_timer())) {
-        free(t);
-        return NULL;
-    }
-    ts__timer_arm(&t->t, when_after(period), period);
+    struct ts_ticker *t = (struct ts_ticker *)timer_new(chan_fire, true);
+    if (t)
+        ts__timer_arm(&t->tm.t, when_after(period), period);
     return t;
 }
 
 ts_chan_t *ts_ticker_chan(ts_ticker_t *t)
 {
-    return t ? t->t.chan : NULL;
+    return t ? t->tm.t.chan : NULL;
 }
 
 void ts_ticker_stop(ts_ticker_t *t)
 {
     if (t)
-        ts__timer_disarm(&t->t);
+        ts__timer_disarm(&t->tm.t);
 }
 
 int ts_ticker_reset(ts_ticker_t *t, int64_t period)
 {
     if (!t || period <= 0)
         return EINVAL;
-    ts__timer_arm(&t->t, when_after(period), period);
+    ts__timer_arm(&t->tm.t, when_after(period), period);
     return 0;
 }
 
 void ts_ticker_free(ts_ticker_t *t)
 {
-    if (!t)
-        return;
-    ts__timer_disarm(&t->t);
-    ts_chan_release(t->t.chan);
-    free(t);
+    ts_timer_free(t ? &t->tm : NULL);
 }
