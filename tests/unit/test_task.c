@@ -5,6 +5,8 @@
  * that end the process run as scenarios in a child (see tt.h). */
 #include "tt.h"
 
+#include "runtime/stack.h"
+
 /* ---- helpers ------------------------------------------------------------ */
 
 static void noop_task(void *arg)
@@ -877,6 +879,20 @@ static const struct tt_scenario scenarios[] = {
     {"big_stack", scenario_big_stack},
 };
 
+/* ts_go reports a failed stack allocation by returning 0 and creates no
+ * task; the next ts_go works again (stack.c's fault-injection hook fails
+ * exactly the armed allocation). */
+static void test_go_returns_zero_when_no_stack_can_be_allocated(void **state)
+{
+    (void)state;
+    int64_t before = ts_num_tasks();
+    ts__stack_fail_nth(1);
+    assert_int_equal(0, ts_go(noop_task, NULL));
+    assert_int_equal(before, ts_num_tasks());
+    assert_true(ts_go(noop_task, NULL) != 0);
+    tt_end(0);
+}
+
 int main(int argc, char **argv)
 {
     int sr = tt_scenario_main(argc, argv, scenarios,
@@ -890,6 +906,7 @@ int main(int argc, char **argv)
         TT_TEST(test_run_from_several_threads_concurrently),
         TT_TEST(test_run_does_not_wait_for_other_tasks),
         TT_TEST(test_go_ids_are_unique_and_increasing),
+        TT_TEST(test_go_returns_zero_when_no_stack_can_be_allocated),
         TT_TEST(test_go_from_plain_thread_runs_task),
         TT_TEST(test_go_many_tasks_all_run_to_completion),
         TT_TEST(test_go_tasks_each_run_exactly_once),
