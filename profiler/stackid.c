@@ -44,11 +44,9 @@
 
 /* ---- capture ------------------------------------------------------- */
 
-__attribute__((noinline)) size_t ts__stack_capture(uint64_t *pcs, size_t max,
-                                                   size_t skip, uintptr_t lo,
-                                                   uintptr_t hi)
+size_t ts__stack_walk(uintptr_t fp, uint64_t *pcs, size_t max, size_t skip,
+                      uintptr_t lo, uintptr_t hi)
 {
-    uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
     size_t n = 0;
     while (n < max) {
         /* The whole record [fp, fp + 2 words) must lie in [lo, hi). */
@@ -70,6 +68,14 @@ __attribute__((noinline)) size_t ts__stack_capture(uint64_t *pcs, size_t max,
         fp = next;
     }
     return n;
+}
+
+__attribute__((noinline)) size_t ts__stack_capture(uint64_t *pcs, size_t max,
+                                                   size_t skip, uintptr_t lo,
+                                                   uintptr_t hi)
+{
+    return ts__stack_walk((uintptr_t)__builtin_frame_address(0), pcs, max,
+                          skip, lo, hi);
 }
 
 int ts__stack_bounds_self(uintptr_t *lo, uintptr_t *hi)

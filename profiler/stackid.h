@@ -42,6 +42,12 @@
 size_t ts__stack_capture(uint64_t *pcs, size_t max, size_t skip,
                          uintptr_t lo, uintptr_t hi);
 
+/* ts__stack_walk: the same walk from the frame record at fp (the first
+ * return address stored is fp[1]): for another stack, such as a parked
+ * task's, whose frames do not change while it is walked. */
+size_t ts__stack_walk(uintptr_t fp, uint64_t *pcs, size_t max, size_t skip,
+                      uintptr_t lo, uintptr_t hi);
+
 /* ts__stack_bounds_self: the calling thread's stack as [*lo, *hi), from
  * pthread_getattr_np. Cold path (may allocate and read /proc for the main
  * thread): call once per thread and cache. 0 or the pthread error. */

@@ -385,6 +385,20 @@ int ts__symbolize(struct ts__symbolizer *s, uint64_t addr,
 /* ---- modules ----------------------------------------------------------- */
 
 /* Lowercase hex of the module's GNU build-id into buf ("" if none). */
+int ts__symbolizer_offset(struct ts__symbolizer *s, uint64_t addr,
+                          uint64_t *offset)
+{
+    if (!s || !offset)
+        return EINVAL;
+    Dwfl_Module *mod = module_at(s, addr);
+    GElf_Off off = 0;
+    GElf_Sym sym;
+    if (!mod || !dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL))
+        return ENOENT;
+    *offset = off;
+    return 0;
+}
+
 static void build_id_hex(Dwfl_Module *mod, char *buf, size_t cap)
 {
     Dwarf_Addr bias;

@@ -57,6 +57,12 @@ void ts__symbolizer_free(struct ts__symbolizer *s);
 int ts__symbolize(struct ts__symbolizer *s, uint64_t addr,
                   const struct ts__frame **frames, size_t *nframes);
 
+/* ts__symbolizer_offset: addr's offset from the start of the ELF symbol
+ * (the physical function) holding it, as Go's "+0x2a" in tracebacks.
+ * 0; ENOENT when no module or symbol covers addr; EINVAL. */
+int ts__symbolizer_offset(struct ts__symbolizer *s, uint64_t addr,
+                          uint64_t *offset);
+
 /* ts__symbolizer_module: the module holding addr, with its build id.
  * 0; ENOENT when no module covers addr; EINVAL; ENOMEM. */
 int ts__symbolizer_module(struct ts__symbolizer *s, uint64_t addr,

@@ -8,8 +8,8 @@
  * the offset from the function's entry), falling back to dladdr's dynamic
  * symbols. Recover arrives with panic/defer/recover.
  *
- * Printing uses a fixed buffer and write(2) only, so a panic raised while
- * the heap is corrupt still reports. */
+ * The header goes out with write(2) from a fixed buffer; the trace is
+ * formatted by profiler/text.c on the unbuffered stderr. */
 #include <dlfcn.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -19,7 +19,9 @@
 #include <taskscope/panic.h>
 #include <unistd.h>
 
+#include "profiler/stackid.h"
 #include "profiler/symbolize.h"
+#include "profiler/text.h"
 #include "runtime/sched.h"
 
 #define MAX_FRAMES 64
@@ -49,9 +51,9 @@ static void putf(const char *fmt, ...)
         ts__put_stderr(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
-/* print_pc_dladdr: a frame from dynamic symbols only: "func(...)\n\tmodule
- * +0xoff". Used where libdw cannot be (signal handlers) or finds nothing. */
-static void print_pc_dladdr(uintptr_t pc)
+/* ts__print_pc: used by the signal-time overflow report, where libdw
+ * cannot run: "func(...)\n\tmodule +0xoff" from dynamic symbols only. */
+void ts__print_pc(uintptr_t pc)
 {
     Dl_info info;
     if (dladdr((void *)(pc - 1), &info) && info.dli_sname) {
@@ -66,72 +68,16 @@ static void print_pc_dladdr(uintptr_t pc)
     }
 }
 
-/* ts__print_pc: used by the signal-time overflow report. */
-void ts__print_pc(uintptr_t pc)
-{
-    print_pc_dladdr(pc);
-}
-
-/* is_task_entry: the runtime's frames under every task function, which a
- * trace stops at (Go hides its goexit the same way). */
-static bool is_task_entry(const struct ts__frame *f)
-{
-    return strcmp(f->system_name, "ts__task_main") == 0 ||
-           strcmp(f->system_name, "ts__trampoline") == 0;
-}
-
-/* print_lines: "\tfile:line", with +0xoff from the function's entry on the
- * physical frame when dladdr knows that entry. */
-static void print_line(const struct ts__frame *f, uintptr_t pc, bool physical)
-{
-    Dl_info info;
-    putf("\t%s:%lld", f->file, (long long)f->line);
-    if (physical && dladdr((void *)(pc - 1), &info) && info.dli_saddr)
-        putf(" +0x%lx", (unsigned long)(pc - (uintptr_t)info.dli_saddr));
-    putf("\n");
-}
-
-/* print_pc: Go's frame format with libdw: a "function(...)" line and a
- * "\tfile:line" line per source frame, inlined frames first. Returns false
- * at a task's entry frame, where the trace ends. */
-static bool print_pc(struct ts__symbolizer *sym, uintptr_t pc)
-{
-    const struct ts__frame *f;
-    size_t n = 0;
-    if (!sym || ts__symbolize(sym, pc - 1, &f, &n) != 0 || n == 0 || !*f[n - 1].file) {
-        print_pc_dladdr(pc);
-        return true;
-    }
-    if (is_task_entry(&f[n - 1]))
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        putf("%s(...)\n", f[i].function);
-        print_line(&f[i], pc, i == n - 1);
-    }
-    return true;
-}
-
-/* print_trace: walk frame pointers from the caller's frame. */
+/* print_trace: the calling stack from the frame record at fp, in Go's
+ * format, on stderr (unbuffered). */
 static void print_trace(struct ts__symbolizer *sym, void *fp)
 {
     struct ts_task *t = ts__current_task();
     uintptr_t lo = t ? (uintptr_t)t->stack.lo : 0;
     uintptr_t hi = t ? (uintptr_t)t->stack.hi : UINTPTR_MAX;
-    uintptr_t *frame = fp;
-    for (int i = 0; i < MAX_FRAMES && frame; i++) {
-        uintptr_t f = (uintptr_t)frame;
-        if (f & 7 || (t && (f < lo || f + 16 > hi)))
-            break;
-        uintptr_t pc = frame[1];
-        if (pc == 0)
-            break;
-        if (!print_pc(sym, pc))
-            break;
-        uintptr_t *next = (uintptr_t *)frame[0];
-        if (next <= frame) /* stacks grow down: callers are higher */
-            break;
-        frame = next;
-    }
+    uint64_t pcs[MAX_FRAMES];
+    size_t n = ts__stack_walk((uintptr_t)fp, pcs, MAX_FRAMES, 0, lo, hi);
+    ts__tb_stack(stderr, sym, pcs, n);
 }
 
 static void print_header(void)
@@ -146,24 +92,8 @@ static void print_header(void)
 static void print_created_by(struct ts__symbolizer *sym)
 {
     struct ts_task *t = ts__current_task();
-    if (!t || !t->create_pc)
-        return;
-    Dl_info info;
-    const char *fn = dladdr((void *)(t->create_pc - 1), &info) && info.dli_sname
-                         ? info.dli_sname
-                         : "?";
-    const struct ts__frame *f;
-    size_t n = 0;
-    bool lines = sym && ts__symbolize(sym, t->create_pc - 1, &f, &n) == 0 &&
-                 n > 0 && *f[n - 1].file;
-    if (lines)
-        fn = f[0].function;
-    putf("created by %s in goroutine %llu\n", fn,
-         (unsigned long long)t->parent_id);
-    if (lines)
-        print_line(&f[0], t->create_pc, n == 1);
-    else
-        print_pc_dladdr(t->create_pc);
+    if (t)
+        ts__tb_created_by(stderr, sym, t->create_pc, t->parent_id);
 }
 
 /* report: header, trace and creation site of the calling task or thread,

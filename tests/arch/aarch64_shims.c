@@ -3,8 +3,10 @@
  *
  *   - The profiler's libdw symbolizer (profiler/symbolize.c): panic.c calls
  *     it for Go-style traces, but libdw is not installed for arm64. These
- *     stand-ins report "no symbolizer", so panic.c falls back to dladdr, as
- *     it does wherever libdw finds nothing.
+ *     stand-ins report "no symbolizer", so traces fall back to dladdr, as
+ *     they do wherever libdw finds nothing.
+ *   - The pprof encoder (profiler/pprof.c: protobuf-c, zlib): the
+ *     stand-ins fail with ENOSYS; the smoke test writes no profile.
  *   - madvise, wrapped with -Wl,--wrap=madvise: qemu-user (7.2) answers
  *     every madvise with 0 and does nothing, so MADV_GUARD_INSTALL would seem
  *     to install a guard region and leave none. The wrapper answers EINVAL,
@@ -15,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "profiler/pprof.h"
 #include "profiler/symbolize.h"
 
 int ts__symbolizer_new(struct ts__symbolizer **out)
@@ -38,6 +41,39 @@ int ts__symbolize(struct ts__symbolizer *s, uint64_t addr,
     if (nframes)
         *nframes = 0;
     return ENOENT;
+}
+
+int ts__symbolizer_offset(struct ts__symbolizer *s, uint64_t addr,
+                          uint64_t *offset)
+{
+    (void)s;
+    (void)addr;
+    (void)offset;
+    return ENOENT;
+}
+
+int ts__symbolizer_module(struct ts__symbolizer *s, uint64_t addr,
+                          struct ts__module *out)
+{
+    (void)s;
+    (void)addr;
+    (void)out;
+    return ENOENT;
+}
+
+int ts__pprof_encode(const struct ts__profile *p, uint8_t **out, size_t *len)
+{
+    (void)p;
+    (void)out;
+    (void)len;
+    return ENOSYS;
+}
+
+int ts__pprof_write(const struct ts__profile *p, int fd)
+{
+    (void)p;
+    (void)fd;
+    return ENOSYS;
 }
 
 #define GUARD_INSTALL 102 /* MADV_GUARD_INSTALL, Linux 6.13 uapi */
