@@ -58,7 +58,7 @@ int main(int argc, char **argv)
     struct ts__ring *r;
     if (ts__ring_new(10, &r) != 0)
         return 1;
-    struct ts__event ev = {.kind = TS__EV_PARK, .task = 42, .object = 0x1234};
+    struct ts__event ev = {.kind = TS__EV_BLOCK, .task = 42, .object = 0x1234};
     uint64_t acc = 0;
 
     int64_t t0 = now_ns();

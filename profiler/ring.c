@@ -138,7 +138,8 @@ static void spin_unlock(uint32_t *l)
 static uint32_t drain_lock;
 static uint32_t reg_lock;
 static struct ts__ring *reg_head; /* guarded by reg_lock */
-static uint64_t lost;             /* atomic: records of ring-less threads */
+static uint64_t lost;             /* atomic: records of ring-less threads,
+                                     and drops of rings since freed */
 
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t ring_key;
@@ -255,6 +256,7 @@ size_t ts__ring_drain_all(ts__event_fn fn, void *arg)
             /* Owner gone before the drain began: the drain saw its last
              * record, nothing can be pushed any more. */
             registry_unlink(prev, r);
+            __atomic_fetch_add(&lost, ts__ring_dropped(r), __ATOMIC_RELAXED);
             ts__ring_free(r);
         } else {
             prev = r;
@@ -263,6 +265,18 @@ size_t ts__ring_drain_all(ts__event_fn fn, void *arg)
     }
     spin_unlock(&drain_lock);
     return n;
+}
+
+static void add_dropped(struct ts__ring *r, void *arg)
+{
+    *(uint64_t *)arg += ts__ring_dropped(r);
+}
+
+uint64_t ts__ring_dropped_total(void)
+{
+    uint64_t n = 0;
+    ts__ring_foreach(add_dropped, &n);
+    return n + ts__ring_lost();
 }
 
 void ts__ring_foreach(void (*fn)(struct ts__ring *r, void *arg), void *arg)

@@ -43,34 +43,27 @@
  * keeps its meaning across versions. */
 enum ts__event_kind {
     TS__EV_NONE = 0,
-    TS__EV_TASK_CREATE,   /* object: the new task's id (as an integer) */
-    TS__EV_TASK_END,      /* task ended */
-    TS__EV_PARK,          /* task parked; wait_reason, object = wait object */
-    TS__EV_UNPARK,        /* task made runnable; duration = time parked */
-    TS__EV_CHAN_SEND,     /* blocking send completed; duration = blocked */
-    TS__EV_CHAN_RECV,     /* blocking receive completed; duration = blocked */
-    TS__EV_SELECT,        /* blocking select completed; duration = blocked */
-    TS__EV_LOCK_CONTEND,  /* contended lock acquired; duration = waited */
-    TS__EV_SAMPLE,        /* CPU profile sample */
+    TS__EV_BLOCK,         /* a sampled blocking event: wait_reason, object;
+                             duration = ticks blocked; stack_id = where it
+                             blocked (profiler/contention.c) */
+    TS__EV_MUTEX,         /* a sampled lock contention: duration = ticks the
+                             waiters were delayed; stack_id = the unlocker */
     TS__EV_KIND_COUNT
 };
 
-/* Raw PCs a record can carry inline when no stack id is assigned. */
-#define TS__EVENT_INLINE_PCS 3
-
-/* One record: exactly one cache line, copied by value. Either stack_id is
- * set (npcs == 0) or the first npcs entries of pcs are the innermost
- * return addresses. */
+/* One record: exactly one cache line, copied by value. */
 struct ts__event {
-    uint64_t time;        /* CLOCK_MONOTONIC, ns */
+    uint64_t time;        /* tick counter (record.h) when recorded */
     uint64_t task;        /* task id, 0 for a plain thread */
     uint64_t object;      /* address of the channel, lock, ... (or 0) */
-    int64_t duration;     /* ns, for kinds that measure a wait, else 0 */
+    int64_t duration;     /* ticks, for kinds that measure a wait, else 0 */
     uint16_t kind;        /* enum ts__event_kind */
     uint8_t wait_reason;  /* enum ts_wait_reason (runtime/waitreason.h) */
-    uint8_t npcs;         /* valid entries of pcs; 0 => use stack_id */
+    uint8_t pad;
     uint32_t stack_id;    /* profiler/stackid.h id, 0 = none */
-    uint64_t pcs[TS__EVENT_INLINE_PCS]; /* inline raw return addresses */
+    uint64_t rate;        /* sampling rate in effect when recorded: block
+                             rate in ticks, or the mutex fraction */
+    uint64_t spare[2];
 };
 
 _Static_assert(sizeof(struct ts__event) == TS__CACHE_LINE,
@@ -168,8 +161,13 @@ struct ts__ring *ts__ring_for_thread(void);
  * dropped (ring full, or no ring: then ts__ring_lost() counts it). */
 bool ts__ring_record(const struct ts__event *ev);
 
-/* ts__ring_lost: records dropped because their thread had no ring. */
+/* ts__ring_lost: records dropped because their thread had no ring, plus
+ * the drops of rings freed since (their threads exited). */
 uint64_t ts__ring_lost(void);
+
+/* ts__ring_dropped_total: every record dropped so far, by any ring or
+ * ring-less thread. Takes the drain lock. */
+uint64_t ts__ring_dropped_total(void);
 
 /* ts__ring_drain_all: consumer side for every registered ring. Drains each
  * ring into fn (as ts__ring_drain with max 0), then unlinks and frees the

@@ -122,6 +122,15 @@ void ts__tb_stack(FILE *f, struct ts__symbolizer *sym, const uint64_t *pcs,
         ;
 }
 
+/* created_by: Go's line; "in goroutine K" only when a task made it. */
+static void created_by(FILE *f, const char *function, uint64_t parent)
+{
+    fprintf(f, "created by %s", function);
+    if (parent)
+        fprintf(f, " in goroutine %llu", (unsigned long long)parent);
+    fputc('\n', f);
+}
+
 void ts__tb_created_by(FILE *f, struct ts__symbolizer *sym, uint64_t ret,
                        uint64_t parent)
 {
@@ -131,15 +140,14 @@ void ts__tb_created_by(FILE *f, struct ts__symbolizer *sym, uint64_t ret,
     size_t nf;
     if (!lookup(sym, ret, &fr, &nf)) {
         const char *mod, *name = dl_name(ret, &mod);
-        fprintf(f, "created by %s in goroutine %llu\n", name ? name : "?",
-                (unsigned long long)parent);
+        created_by(f, name ? name : "?", parent);
         dl_location(f, ret);
         return;
     }
     uint64_t off = offset_of(sym, ret);
     /* Go names the function that made the go statement: the innermost
      * source frame at the call, with its line. */
-    fprintf(f, "created by %s in goroutine %llu\n\t%s:%lld +%#llx\n",
-            fr[0].function, (unsigned long long)parent, fr[0].file,
-            (long long)fr[0].line, (unsigned long long)off);
+    created_by(f, fr[0].function, parent);
+    fprintf(f, "\t%s:%lld +%#llx\n", fr[0].file, (long long)fr[0].line,
+            (unsigned long long)off);
 }

@@ -33,7 +33,8 @@ void ts__tb_stack(FILE *f, struct ts__symbolizer *sym, const uint64_t *pcs,
 
 /* ts__tb_created_by: "created by <func> in goroutine <parent>\n\t<file>:
  * <line> +0x<off>\n" for the creation site ret (a return address in the
- * function that called ts_go). Nothing when ret is 0. */
+ * function that called ts_go); without " in goroutine" when parent is 0 (a
+ * plain thread made it). Nothing when ret is 0. */
 void ts__tb_created_by(FILE *f, struct ts__symbolizer *sym, uint64_t ret,
                        uint64_t parent);
 

@@ -6,15 +6,58 @@
  * is reported only if its state, loaded with acquire, is live; the other
  * fields are written with atomic stores before that state (task.c), so a
  * reported snapshot is consistent for that task, though not across tasks.
+ *
+ * A switched-out task's stack is read under its run_seq seqlock (sched.h):
+ * taken only when the seq is even before and unchanged after the walk, so a
+ * task resumed meanwhile is never reported with frames read from a live
+ * stack. The walk is bounds-checked against the mapping, which the
+ * tasks_lock keeps mapped, so a torn read cannot fault.
  */
 #include "runtime/introspect.h"
 
+#include "profiler/stackid.h"
 #include "runtime/sched.h"
 
 static bool live(int state)
 {
     return state == TS_TASK_RUNNABLE || state == TS_TASK_RUNNING ||
            state == TS_TASK_WAITING;
+}
+
+/* saved_stack: the frames of a switched-out task from its saved sp. */
+static size_t saved_stack(const struct ts_task *t, uint64_t *pcs, size_t max)
+{
+    const uintptr_t *sp = (const uintptr_t *)t->sp;
+    uintptr_t lo = (uintptr_t)t->stack.lo, hi = (uintptr_t)t->stack.hi;
+    if ((uintptr_t)sp < lo ||
+        (uintptr_t)(sp + TS__SWITCH_RET_WORD + 1) > hi)
+        return 0;
+    uintptr_t ret = sp[TS__SWITCH_RET_WORD];
+    if (ret == (uintptr_t)ts__trampoline) {
+        pcs[0] = (uint64_t)(uintptr_t)t->fn + 1; /* never ran */
+        return 1;
+    }
+    pcs[0] = ret;
+    return 1 + ts__stack_walk(sp[TS__SWITCH_FP_WORD], pcs + 1, max - 1, 0,
+                              lo, hi);
+}
+
+enum { WALK_TRIES = 3 };
+
+static void stack_snapshot(const struct ts_task *t, struct ts_task_info *info)
+{
+    info->stack_valid = false;
+    info->npcs = 0;
+    for (int i = 0; i < WALK_TRIES && !info->stack_valid; i++) {
+        uint32_t s1 = __atomic_load_n(&t->run_seq, __ATOMIC_ACQUIRE);
+        if (s1 & 1)
+            return;
+        info->npcs = saved_stack(t, info->pcs, TS_INTROSPECT_MAX_PCS);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        info->stack_valid = __atomic_load_n(&t->run_seq, __ATOMIC_RELAXED) == s1;
+    }
+    if (!info->stack_valid)
+        info->npcs = 0;
 }
 
 static bool snapshot(const struct ts_task *t, struct ts_task_info *info)
@@ -35,8 +78,11 @@ static bool snapshot(const struct ts_task *t, struct ts_task_info *info)
                            ? __atomic_load_n(&t->wait_since, __ATOMIC_RELAXED)
                            : 0;
     info->create_pc = __atomic_load_n(&t->create_pc, __ATOMIC_RELAXED);
+    info->entry = (uintptr_t)t->fn;
     info->stack_lo = t->stack.lo;
     info->stack_hi = t->stack.hi;
+    info->labels = __atomic_load_n(&t->labels, __ATOMIC_ACQUIRE);
+    stack_snapshot(t, info);
     return true;
 }
 

@@ -9,6 +9,7 @@
 #define TASKSCOPE_RUNTIME_INTROSPECT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <taskscope/task.h>
@@ -19,6 +20,10 @@ enum ts_task_state {
     TS_TASK_WAITING = 3,  /* parked: see wait_reason / wait_object */
     TS_TASK_DEAD = 4,     /* returned; never shown by the walk */
 };
+
+#define TS_INTROSPECT_MAX_PCS 64
+
+struct ts__labels;
 
 struct ts_task_info {
     uint64_t id;             /* task id, >= 1 */
@@ -33,8 +38,19 @@ struct ts_task_info {
                                 earlier than ts_now() read just before the
                                 park; 0 if not waiting */
     uintptr_t create_pc;     /* return address inside the ts_go caller */
+    uintptr_t entry;         /* the task's function */
     void *stack_lo;          /* usable stack [stack_lo, stack_hi) */
     void *stack_hi;
+    /* The task's stack when it is switched out (waiting or runnable),
+     * innermost return address first: npcs frames, or stack_valid false
+     * when it is running on an M (its stack is live) or kept changing. A
+     * task that never ran shows its entry function (pcs[0] = fn + 1). */
+    bool stack_valid;
+    size_t npcs;
+    uint64_t pcs[TS_INTROSPECT_MAX_PCS];
+    const struct ts__labels *labels; /* ts_set_label's set or NULL; valid
+                                        during the callback only: keep it
+                                        with ts__labels_ref (labels.h) */
 };
 
 /* ts_introspect_tasks: call fn for each live task (plain threads blocked in

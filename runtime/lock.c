@@ -5,9 +5,14 @@
  *     unlock that sees 1 can skip the wake syscall;
  *   - a locker that ever slept re-acquires with 2 (it cannot know whether
  *     others still sleep), costing at most one spurious wake later.
+ *   - wait_start is set by the first sleeper and taken by the unlocker that
+ *     wakes: one mutex-profile event per contended hand-over (an
+ *     approximation: the longest sleeper's delay, not the sum of all).
  * The spin before sleeping (100 pauses) covers the runtime's short critical
  * sections on 2 cores; measured by bench/tsbench pingpong and select. */
 #include "runtime/lock.h"
+
+#include "profiler/record.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -17,6 +22,13 @@
 #include <unistd.h>
 
 enum { SPIN_TRIES = 100 };
+
+/* stamp: ticks / 1024, never 0 (0 means "no sleeper counted"); wraps
+ * after 2^42 ticks, far beyond any one wait. */
+static uint32_t stamp(void)
+{
+    return (uint32_t)(ts__ticks() >> 10) | 1;
+}
 
 void ts__lock_slow(ts__lock_t *l)
 {
@@ -28,13 +40,23 @@ void ts__lock_slow(ts__lock_t *l)
             return;
         ts__cpu_relax();
     }
-    while (__atomic_exchange_n(&l->state, 2, __ATOMIC_ACQUIRE) != 0)
+    while (__atomic_exchange_n(&l->state, 2, __ATOMIC_ACQUIRE) != 0) {
+        uint32_t none = 0;
+        if (__atomic_load_n(&ts__mutex_fraction, __ATOMIC_RELAXED))
+            __atomic_compare_exchange_n(&l->wait_start, &none, stamp(), false,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED);
         ts__futex_wait(&l->state, 2, -1);
+    }
 }
 
+/* The unlocker of a lock slept on reports the delay of its longest
+ * sleeper, with its own stack, as Go's mutex profile blames the holder. */
 void ts__unlock_slow(ts__lock_t *l)
 {
+    uint32_t since = __atomic_exchange_n(&l->wait_start, 0, __ATOMIC_RELAXED);
     ts__futex_wake(&l->state, 1);
+    if (since)
+        ts__record_mutex((uint64_t)(uint32_t)(stamp() - since) << 10);
 }
 
 void ts__futex_wait(uint32_t *addr, uint32_t val, int64_t deadline)

@@ -16,10 +16,15 @@
 #include <stdint.h>
 
 typedef struct ts__lock {
-    uint32_t state; /* 0 free, 1 held, 2 held and a thread may sleep on it */
+    uint32_t state;      /* 0 free, 1 held, 2 held and a thread may sleep
+                            on it */
+    uint32_t wait_start; /* atomic: (ticks >> 10) | 1 when a thread began
+                            sleeping on it, 0 when none is counted; the
+                            unlocker reports the delay to the mutex
+                            profile (profiler/record.h) */
 } ts__lock_t;
 
-#define TS__LOCK_INIT {0}
+#define TS__LOCK_INIT {0, 0}
 
 void ts__lock_slow(ts__lock_t *l);
 void ts__unlock_slow(ts__lock_t *l);

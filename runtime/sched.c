@@ -44,6 +44,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "profiler/contention.h"
+#include "profiler/record.h"
+#include "profiler/threadcreate.h"
 #include "runtime/race.h"
 
 #define SYSMON_TICK_NS (10 * 1000 * 1000)
@@ -586,7 +589,11 @@ static void execute(struct ts_m *m, struct ts_task *t)
     __atomic_store_n(&t->state, TS_TASK_RUNNING, __ATOMIC_RELAXED);
     __atomic_store_n(&m->p->schedtick, m->p->schedtick + 1, __ATOMIC_RELAXED);
     ts__race_fiber_switch(t->race_fiber);
+    __atomic_store_n(&t->run_seq, t->run_seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
     ts__switch(&m->g0_sp, t->sp);
+    /* Release: a walker that sees the even seq sees the saved frames. */
+    __atomic_store_n(&t->run_seq, t->run_seq + 1, __ATOMIC_RELEASE);
     __atomic_store_n(&m->curr, NULL, __ATOMIC_RELAXED);
     after_switch(m, t);
 }
@@ -666,11 +673,16 @@ void ts__park(int reason, const void *object, void (*unlockf)(void *),
 {
     struct ts_m *m = ts__getm();
     struct ts_task *t = m ? m->curr : NULL;
+    uint64_t t0 = __atomic_load_n(&ts__block_rate_ticks, __ATOMIC_RELAXED)
+                      ? ts__ticks()
+                      : 0;
     if (!t) {
         t = thread_task();
         set_wait(t, reason, object);
         thread_park(t, unlockf, unlockarg);
         set_wait(t, TS_WAIT_NONE, NULL);
+        if (t0)
+            ts__record_block(reason, object, t0);
         return;
     }
     set_wait(t, reason, object);
@@ -681,6 +693,8 @@ void ts__park(int reason, const void *object, void (*unlockf)(void *),
     switch_to_g0(m, t);
     /* Resumed, possibly on another M: do not use m here. */
     set_wait(t, TS_WAIT_NONE, NULL);
+    if (t0)
+        ts__record_block(reason, object, t0);
 }
 
 void ts__ready(struct ts_task *t)
@@ -824,6 +838,7 @@ static void start(void)
         m->sleep_until = INT64_MIN;
     }
     ts__overflow_init();
+    ts__profiler_start();
     /* Workers and sysmon start with every signal blocked: the program's own
      * threads keep receiving its asynchronous signals. Synchronous faults
      * (SIGSEGV from a stack overflow) are still delivered to the thread. */
@@ -838,10 +853,12 @@ static void start(void)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     for (int i = 0; i < sched.nprocs; i++) {
         struct ts_m *m = &sched.ms[i];
+        ts__record_thread_create();
         if (pthread_create(&m->thread, &attr, m_main, m) != 0)
             ts__fatal("taskscope: cannot start worker thread %d", i);
     }
     pthread_t sysmon;
+    ts__record_thread_create();
     if (pthread_create(&sysmon, &attr, sysmon_main, NULL) != 0)
         ts__fatal("taskscope: cannot start the sysmon thread");
     pthread_attr_destroy(&attr);

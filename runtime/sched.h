@@ -82,6 +82,9 @@ struct ts_task {
     struct ts_task *link;       /* global run queue link (sched.lock) */
     int state;                  /* enum ts_task_state, atomic */
     int kind;                   /* enum ts__task_kind, immutable */
+    uint32_t run_seq;           /* atomic: odd while an M runs the task on
+                                   its stack, even once it switched out
+                                   (a seqlock for walks of its stack) */
     uint64_t id;                /* immutable, >= 1 for tasks, 0 threads */
 
     void (*fn)(void *);         /* immutable entry point */
@@ -101,6 +104,8 @@ struct ts_task {
     /* --- bookkeeping, set at creation (atomic: the walk may read it) */
     uint64_t parent_id;
     uintptr_t create_pc;
+    struct ts__labels *labels;  /* ts_set_label's set, or NULL; swapped
+                                   under the tasks_lock (labels.c) */
     void *race_fiber;           /* TSan fiber, NULL outside the tsan build */
 
     /* --- stable for the life of the stack mapping, across the tasks it
@@ -218,6 +223,16 @@ void ts__fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 
 
 /* --- switch_*.S --------------------------------------------------------- */
 void ts__switch(void **save_sp, void *new_sp);
+/* Where ts__switch leaves the frame pointer and return address of its
+ * caller, in words from the saved sp (switch_<arch>.S): the start of a
+ * switched-out task's frame chain. */
+#if defined(__x86_64__)
+#define TS__SWITCH_FP_WORD 5
+#define TS__SWITCH_RET_WORD 6
+#elif defined(__aarch64__)
+#define TS__SWITCH_FP_WORD 18
+#define TS__SWITCH_RET_WORD 19
+#endif
 void ts__trampoline(void);
 
 #endif

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <taskscope/task.h>
 
+#include "runtime/labels.h"
 #include "runtime/race.h"
 #include "runtime/sched.h"
 
@@ -87,6 +88,7 @@ static void init(struct ts_task *t, void (*fn)(void *), void *arg,
                      __ATOMIC_RELAXED);
     __atomic_store_n(&t->parent_id, parent ? parent->id : 0, __ATOMIC_RELAXED);
     __atomic_store_n(&t->create_pc, pc, __ATOMIC_RELAXED);
+    ts__labels_inherit(t, parent);
     t->sp = ts__stack_prepare(t->stack.hi, t);
     t->race_fiber = ts__race_fiber_create();
     ts__race_release(t); /* the go statement happens before the task starts */
@@ -115,6 +117,7 @@ struct ts_task *ts__task_new(void (*fn)(void *), void *arg, uintptr_t pc)
 void ts__task_free(struct ts_m *m, struct ts_task *t)
 {
     __atomic_store_n(&m->p->exited, m->p->exited + 1, __ATOMIC_RELAXED);
+    ts__labels_drop(t);
     ts__race_fiber_destroy(t->race_fiber);
     ts__stack_free(&m->p->stacks, &t->stack);
 }

@@ -17,7 +17,7 @@ static struct ts__event ev_seq(uint64_t seq, uint64_t object)
     ev.time = seq;
     ev.task = seq * 3;
     ev.object = object;
-    ev.kind = TS__EV_PARK;
+    ev.kind = TS__EV_BLOCK;
     ev.wait_reason = (uint8_t)(seq % 7);
     return ev;
 }
@@ -59,7 +59,7 @@ static void test_ring_pop_returns_records_in_push_order(void **state)
         assert_int_equal(out.time, i);
         assert_int_equal(out.task, i * 3);
         assert_int_equal(out.object, 0xabc);
-        assert_int_equal(out.kind, TS__EV_PARK);
+        assert_int_equal(out.kind, TS__EV_BLOCK);
     }
     assert_false(ts__ring_pop(r, &out));
     ts__ring_free(r);

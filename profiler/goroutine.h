@@ -1,0 +1,42 @@
+/* taskscope — the goroutine and goroutineleak profiles: pprof, Go's legacy
+ * text (debug=1) and Go's goroutine dump (debug=2), from a task snapshot. */
+#ifndef TASKSCOPE_PROFILER_GOROUTINE_H
+#define TASKSCOPE_PROFILER_GOROUTINE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct ts__profile;
+struct ts__symbolizer;
+struct ts__tasks;
+
+/* Which tasks of a snapshot a report shows. */
+enum ts__gfilter {
+    TS__G_ALL = 0,     /* goroutine */
+    TS__G_LEAKED = 1,  /* goroutineleak: those marked leaked */
+};
+
+/* ts__goroutine_profile: one sample per distinct stack and label set,
+ * value = how many tasks share it (sample and period type
+ * goroutine/count, period 1, as Go). Unsymbolized. 0 or an errno. */
+int ts__goroutine_profile(struct ts__profile *p, const struct ts__tasks *ts,
+                          enum ts__gfilter which);
+
+/* ts__goroutine_text: debug=1, Go's "goroutine profile: total N" form
+ * (name is "goroutine" or "goroutineleak"). */
+void ts__goroutine_text(FILE *f, struct ts__symbolizer *sym,
+                        const struct ts__tasks *ts, enum ts__gfilter which,
+                        const char *name);
+
+/* ts__goroutine_dump: debug=2, every task as Go prints it on a crash:
+ * "goroutine N [reason, M minutes]:", its frames, "created by ...". Leaked
+ * tasks say "(leaked)" after the reason. */
+void ts__goroutine_dump(FILE *f, struct ts__symbolizer *sym,
+                        const struct ts__tasks *ts, enum ts__gfilter which);
+
+/* ts__goroutine_json: the same tasks as JSON (docs/json.md). */
+void ts__goroutine_json(FILE *f, struct ts__symbolizer *sym,
+                        const struct ts__tasks *ts, enum ts__gfilter which,
+                        const char *name);
+
+#endif

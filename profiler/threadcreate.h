@@ -1,0 +1,21 @@
+/* taskscope — the threadcreate profile: where the runtime created its
+ * threads (workers, sysmon, the profiler's own). */
+#ifndef TASKSCOPE_PROFILER_THREADCREATE_H
+#define TASKSCOPE_PROFILER_THREADCREATE_H
+
+#include <stdio.h>
+
+struct ts__profile;
+struct ts__symbolizer;
+
+/* ts__record_thread_create: note the caller's stack as a thread creation
+ * site; call just before pthread_create. No allocation, no lock. */
+void ts__record_thread_create(void);
+
+/* ts__threadcreate_profile: threadcreate/count samples, period 1. */
+int ts__threadcreate_profile(struct ts__profile *p);
+
+/* ts__threadcreate_text: Go's "threadcreate profile: total N" form. */
+void ts__threadcreate_text(FILE *f, struct ts__symbolizer *sym);
+
+#endif
