@@ -23,6 +23,8 @@
 #include <taskscope/profile.h>
 #include <time.h>
 
+#include "profiler/agent.h"
+#include "profiler/exit.h"
 #include "profiler/profile.h"
 #include "profiler/record.h"
 #include "profiler/ring.h"
@@ -256,13 +258,15 @@ static void start_once(void)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t th;
-    ts__record_thread_create();
-    if (pthread_create(&th, NULL, drain_main, NULL) == 0)
+    if (pthread_create(&th, NULL, drain_main, NULL) == 0) {
+        ts__record_thread_create();
         pthread_detach(th);
-    else
+    } else
         fputs("taskscope: cannot start the profiler's drain thread; "
               "profiles drain when written\n", stderr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    ts__agent_start();
+    ts__exit_profiles_init();
 }
 
 void ts__profiler_start(void)

@@ -27,6 +27,9 @@ __attribute__((noinline)) size_t ts__capture_current(uint64_t *pcs,
         lo = thread_lo;
         hi = thread_hi;
     }
-    /* +1: skip ts__capture_current's own frame. */
-    return ts__stack_capture(pcs, max, skip + 1, lo, hi);
+    /* +1: skip ts__capture_current's own frame, which must therefore
+     * exist: the barrier keeps the call from becoming a tail jump. */
+    size_t n = ts__stack_capture(pcs, max, skip + 1, lo, hi);
+    __asm__ __volatile__("" ::: "memory");
+    return n;
 }

@@ -77,8 +77,12 @@ __attribute__((noinline)) size_t ts__stack_capture(uint64_t *pcs, size_t max,
                                                    size_t skip, uintptr_t lo,
                                                    uintptr_t hi)
 {
-    return ts__stack_walk((uintptr_t)__builtin_frame_address(0), pcs, max,
-                          skip, lo, hi);
+    /* Not a tail jump (the barrier): the walk starts at this frame, which
+     * must stay in place until it is done. */
+    size_t n = ts__stack_walk((uintptr_t)__builtin_frame_address(0), pcs, max,
+                              skip, lo, hi);
+    __asm__ __volatile__("" ::: "memory");
+    return n;
 }
 
 int ts__stack_bounds_self(uintptr_t *lo, uintptr_t *hi)

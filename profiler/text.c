@@ -34,11 +34,14 @@ static uint64_t offset_of(struct ts__symbolizer *sym, uint64_t ret)
     return 0;
 }
 
-/* is_task_entry: the runtime's frames under every task function. */
+/* is_task_entry: the runtime's frames under every task function (and
+ * under ts_run's main function), hidden as Go hides goexit and
+ * runtime.main. */
 static bool is_task_entry(const char *name)
 {
     return strcmp(name, "ts__task_main") == 0 ||
-           strcmp(name, "ts__trampoline") == 0;
+           strcmp(name, "ts__trampoline") == 0 ||
+           strcmp(name, "run_main_task") == 0;
 }
 
 /* dl_name: the dynamic symbol (or module) holding ret - 1, or NULL. */

@@ -27,6 +27,11 @@ __attribute__((noinline)) void ts__record_thread_create(void)
                          __ATOMIC_RELEASE);
 }
 
+uint32_t ts__threads_created(void)
+{
+    return __atomic_load_n(&nids, __ATOMIC_RELAXED);
+}
+
 int ts__threadcreate_profile(struct ts__profile *p)
 {
     int r = ts__profile_add_sample_type(p, "threadcreate", "count");

@@ -3,14 +3,20 @@
 #ifndef TASKSCOPE_PROFILER_THREADCREATE_H
 #define TASKSCOPE_PROFILER_THREADCREATE_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 struct ts__profile;
 struct ts__symbolizer;
 
 /* ts__record_thread_create: note the caller's stack as a thread creation
- * site; call just before pthread_create. No allocation, no lock. */
+ * site; call right after a pthread_create that succeeded. No allocation,
+ * no lock. */
 void ts__record_thread_create(void);
+
+/* ts__threads_created: threads the runtime and profiler started (each of
+ * them lives as long as the process). */
+uint32_t ts__threads_created(void);
 
 /* ts__threadcreate_profile: threadcreate/count samples, period 1. */
 int ts__threadcreate_profile(struct ts__profile *p);

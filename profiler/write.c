@@ -21,6 +21,7 @@
 
 #include "profiler/contention.h"
 #include "profiler/goroutine.h"
+#include "profiler/heap.h"
 #include "profiler/json.h"
 #include "profiler/pprof.h"
 #include "profiler/profile.h"
@@ -32,12 +33,14 @@
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ts__symbolizer *sym;
 
-enum kind { GOROUTINE, BLOCK, MUTEX, THREADCREATE, NKINDS };
+enum kind { GOROUTINE, BLOCK, MUTEX, HEAP, ALLOCS, THREADCREATE, NKINDS };
 
 static const char *const names[NKINDS] = {
     [GOROUTINE] = "goroutine",
     [BLOCK] = "block",
     [MUTEX] = "mutex",
+    [HEAP] = "heap",
+    [ALLOCS] = "allocs",
     [THREADCREATE] = "threadcreate",
 };
 
@@ -76,6 +79,9 @@ static int build(struct ts__profile *p, int k)
     case BLOCK:
     case MUTEX:
         return ts__contention_profile(p, k == MUTEX);
+    case HEAP:
+    case ALLOCS:
+        return ts__heap_profile(p, k == ALLOCS);
     case THREADCREATE:
         return ts__threadcreate_profile(p);
     }
@@ -140,6 +146,8 @@ static int write_text(FILE *f, int k, int debug, bool json)
         ts__contention_text(f, symbolizer(), k == MUTEX);
         return 0;
     }
+    if (!json && (k == HEAP || k == ALLOCS))
+        return ts__heap_write_text(f, symbolizer());
     if (!json && k == THREADCREATE) {
         ts__threadcreate_text(f, symbolizer());
         return 0;

@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "profiler/contention.h"
+#include "profiler/deadlock.h"
 #include "profiler/record.h"
 #include "profiler/threadcreate.h"
 #include "runtime/race.h"
@@ -657,13 +658,24 @@ static void set_wait(struct ts_task *t, int reason, const void *object)
     __atomic_store_n(&t->wait_since, reason ? coarse_now() : 0, __ATOMIC_RELAXED);
 }
 
+/* Plain threads asleep in the runtime (thread_park, ts_run's wait): the
+ * deadlock check counts them as threads that cannot wake anybody. */
+static int32_t threads_parked; /* atomic */
+
+void ts__thread_sleeping(int delta)
+{
+    __atomic_add_fetch(&threads_parked, delta, __ATOMIC_SEQ_CST);
+}
+
 static void thread_park(struct ts_task *t, void (*unlockf)(void *), void *arg)
 {
     __atomic_store_n(&t->state, TS_TASK_WAITING, __ATOMIC_RELAXED);
     if (unlockf)
         unlockf(arg);
+    ts__thread_sleeping(1);
     while (__atomic_load_n(&t->wake_futex, __ATOMIC_ACQUIRE) == 0)
         ts__futex_wait(&t->wake_futex, 0, -1);
+    ts__thread_sleeping(-1);
     __atomic_store_n(&t->wake_futex, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&t->state, TS_TASK_RUNNING, __ATOMIC_RELAXED);
 }
@@ -738,6 +750,34 @@ void ts__task_exit(struct ts_task *t)
 }
 
 /* ------------------------------------------------------------------------
+ * Quiescence, for the deadlock check. */
+
+static bool timers_pending(void)
+{
+    for (int i = 0; i < sched.nprocs; i++)
+        if (__atomic_load_n(&sched.ps[i].timers.next_when, __ATOMIC_ACQUIRE) !=
+            INT64_MAX)
+            return true;
+    return false;
+}
+
+bool ts__sched_quiet(struct ts__quiet *q)
+{
+    if (__atomic_load_n(&sched.nidle, __ATOMIC_SEQ_CST) < sched.nprocs ||
+        __atomic_load_n(&sched.gq_len, __ATOMIC_ACQUIRE) != 0 ||
+        timers_pending())
+        return false;
+    q->progress = 0;
+    for (int i = 0; i < sched.nprocs; i++) {
+        if (p_has_work(&sched.ps[i]))
+            return false;
+        q->progress += __atomic_load_n(&sched.ps[i].schedtick, __ATOMIC_RELAXED);
+    }
+    q->parked = __atomic_load_n(&threads_parked, __ATOMIC_SEQ_CST);
+    return ts_num_tasks() > 0;
+}
+
+/* ------------------------------------------------------------------------
  * sysmon: keeps queued work from waiting behind a task that never blocks. */
 
 /* sysmon_sleep: 10 ms while any M works; doubling up to 500 ms while every
@@ -772,6 +812,9 @@ static void *sysmon_main(void *arg)
                 wakep();
             last[i] = tick;
         }
+        struct ts__quiet q;
+        if (ts__sched_quiet(&q))
+            ts__deadlock_check(&q);
         sleep_ns = sysmon_sleep(sleep_ns);
     }
     return NULL;
@@ -853,14 +896,14 @@ static void start(void)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     for (int i = 0; i < sched.nprocs; i++) {
         struct ts_m *m = &sched.ms[i];
-        ts__record_thread_create();
         if (pthread_create(&m->thread, &attr, m_main, m) != 0)
             ts__fatal("taskscope: cannot start worker thread %d", i);
+        ts__record_thread_create();
     }
     pthread_t sysmon;
-    ts__record_thread_create();
     if (pthread_create(&sysmon, &attr, sysmon_main, NULL) != 0)
         ts__fatal("taskscope: cannot start the sysmon thread");
+    ts__record_thread_create();
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }

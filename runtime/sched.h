@@ -189,6 +189,21 @@ struct ts_p *ts__timer_p(void);      /* P whose heap takes new timers */
 void ts__wake_for_timer(int64_t when);
 
 struct ts_p *ts__p(int i);           /* P number i, 0 <= i < nprocs */
+
+/* What the deadlock check needs of a quiet scheduler. */
+struct ts__quiet {
+    uint64_t progress;  /* sum of the Ps' schedticks: changes when any task
+                           ran since */
+    int parked;         /* plain threads asleep in the runtime, which only
+                           a task can wake */
+};
+/* ts__sched_quiet: true when every M is idle, no task is runnable, no timer
+ * is pending and tasks exist: then *q is filled. A snapshot: the caller
+ * confirms it over time before concluding anything. */
+bool ts__sched_quiet(struct ts__quiet *q);
+/* ts__thread_sleeping: a plain thread begins (+1) or ends (-1) a sleep in
+ * the runtime that only a task can end. */
+void ts__thread_sleeping(int delta);
 __attribute__((noreturn)) void ts__task_exit(struct ts_task *t);
 
 /* --- task.c ------------------------------------------------------------- */

@@ -1,0 +1,103 @@
+/* taskscope — global deadlock detection (see deadlock.h).
+ *
+ * Invariants (no false positive is the first rule):
+ *   - a deadlock is declared only from a state seen twice, sysmon ticks
+ *     apart, with the Ps' schedticks unchanged (no task ran between);
+ *   - every thread in /proc/self/task must be accounted for: the threads
+ *     the runtime and profiler started (threadcreate.c) plus plain threads
+ *     asleep in the runtime (sched.c). Any other thread might still send on
+ *     a channel, so its mere existence vetoes the report;
+ *   - no task may be runnable or running, and no timer pending (sched.c's
+ *     quiet test), and the task snapshot must show every task waiting.
+ * What it cannot see: a task woken by something outside the runtime's
+ * knowledge that is not a thread (a signal handler sending on a channel
+ * from an existing known thread) — documented in docs/profiler.md. */
+#include "profiler/deadlock.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "profiler/goroutine.h"
+#include "profiler/tasks.h"
+#include "profiler/symbolize.h"
+#include "profiler/threadcreate.h"
+#include "runtime/introspect.h"
+#include "runtime/sched.h"
+
+static int count_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static bool all_waiting(const struct ts__tasks *ts)
+{
+    for (size_t i = 0; i < ts->n; i++)
+        if (ts->v[i].state != TS_TASK_WAITING)
+            return false;
+    return ts->n > 0;
+}
+
+FILE *ts__leaks_out(bool *json)
+{
+    const char *path = getenv("TASKSCOPE_LEAKS_OUT");
+    const char *fmt = getenv("TASKSCOPE_LEAKS_FORMAT");
+    *json = fmt && strcmp(fmt, "json") == 0;
+    return path && *path ? fopen(path, "a") : NULL;
+}
+
+static void report(FILE *f, struct ts__symbolizer *sym,
+                   const struct ts__tasks *ts, bool json)
+{
+    if (json) {
+        ts__goroutine_json(f, sym, ts, TS__G_ALL, "deadlock");
+        return;
+    }
+    fputs("fatal error: all goroutines are asleep - deadlock!\n\n", f);
+    ts__goroutine_dump(f, sym, ts, TS__G_ALL);
+}
+
+static __attribute__((noreturn)) void die(const struct ts__tasks *ts)
+{
+    struct ts__symbolizer *sym = NULL;
+    if (ts__symbolizer_new(&sym) != 0)
+        sym = NULL;
+    fflush(NULL); /* the program's own buffered output goes out first */
+    report(stderr, sym, ts, false);
+    fflush(stderr);
+    bool json;
+    FILE *out = ts__leaks_out(&json);
+    if (out) {
+        report(out, sym, ts, json);
+        fclose(out);
+    }
+    _exit(2);
+}
+
+void ts__deadlock_check(const struct ts__quiet *q)
+{
+    static uint64_t last_progress;
+    static bool seen;
+    const char *env = getenv("TASKSCOPE_DEADLOCK");
+    if (env && strcmp(env, "0") == 0)
+        return;
+    int known = (int)ts__threads_created() + q->parked;
+    if (count_threads() != known || !seen || q->progress != last_progress) {
+        seen = count_threads() == known;
+        last_progress = q->progress;
+        return;
+    }
+    struct ts__tasks ts;
+    if (ts__tasks_collect(&ts) == 0 && all_waiting(&ts))
+        die(&ts);
+    ts__tasks_free(&ts);
+    seen = false;
+}

@@ -1,0 +1,84 @@
+/* taskscope — profiles at exit (see exit.h).
+ *
+ * Invariants:
+ *   - the list is parsed once, at start: a misspelt name is reported when
+ *     the program starts, not silently skipped at its end;
+ *   - at exit every named profile is written to a temporary file in the
+ *     directory and renamed into place, so a reader never sees half a
+ *     profile; a failure names the file and the reason on stderr and the
+ *     other profiles are still written. */
+#include "profiler/exit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <taskscope/profile.h>
+#include <unistd.h>
+
+#include "profiler/write.h"
+
+#define MAX_PROFILES 8
+
+static char names[MAX_PROFILES][32];
+static int nnames;
+
+static void write_one(const char *dir, const char *name)
+{
+    char path[PATH_MAX], tmp[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s.pb.gz", dir, name);
+    snprintf(tmp, sizeof tmp, "%s/.%s.pb.gz.%d", dir, name, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int r = fd < 0 ? errno : ts_profile_write(name, fd, 0);
+    if (fd >= 0 && close(fd) != 0 && !r)
+        r = errno;
+    if (!r && rename(tmp, path) != 0)
+        r = errno;
+    if (r) {
+        fprintf(stderr, "taskscope: cannot write the %s profile to %s: %s\n",
+                name, path, strerror(r));
+        if (fd >= 0)
+            unlink(tmp);
+    }
+}
+
+static void at_exit(void)
+{
+    const char *dir = getenv("TASKSCOPE_PROFILE_DIR");
+    if (!dir || !*dir)
+        dir = ".";
+    for (int i = 0; i < nnames; i++)
+        write_one(dir, names[i]);
+}
+
+/* parse: the comma-separated list into names; false if none is valid. */
+static bool parse(const char *list)
+{
+    const char *p = list;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        char name[32];
+        if (len > 0 && len < sizeof name) {
+            memcpy(name, p, len);
+            name[len] = '\0';
+            if (!ts__profile_known(name))
+                fprintf(stderr, "taskscope: TASKSCOPE_PROFILE: unknown profile "
+                                "\"%s\" (known: goroutine, block, mutex, heap, "
+                                "allocs, threadcreate)\n", name);
+            else if (nnames < MAX_PROFILES)
+                strcpy(names[nnames++], name);
+        }
+        p += len + (p[len] == ',');
+    }
+    return nnames > 0;
+}
+
+void ts__exit_profiles_init(void)
+{
+    const char *list = getenv("TASKSCOPE_PROFILE");
+    if (list && parse(list))
+        atexit(at_exit);
+}
