@@ -10,31 +10,25 @@
  *     rate ticks (runtime.saveblockevent's debiasing); a mutex event is
  *     kept with probability 1 / fraction and the profile multiplies by the
  *     fraction (runtime/pprof.scaleMutexProfile);
- *   - the tables are touched only under table_lock, by the drain thread or
- *     a profile writer draining first; a bucket is (kind, stack id);
- *   - the drain thread blocks every signal and never exits. */
+ *   - the tables are touched only under table_lock, by the drain thread
+ *     (start.c) or a profile writer draining first; a bucket is (kind,
+ *     stack id). */
 #include "profiler/contention.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <taskscope/profile.h>
-#include <time.h>
 
-#include "profiler/agent.h"
-#include "profiler/exit.h"
 #include "profiler/profile.h"
 #include "profiler/record.h"
 #include "profiler/ring.h"
 #include "profiler/stackid.h"
 #include "profiler/text.h"
-#include "profiler/threadcreate.h"
 #include "runtime/sched.h"
 
 #define DEFAULT_BLOCK_RATE_NS 10000 /* see docs/profiler.md */
-#define DRAIN_PERIOD_NS 20000000    /* 20 ms */
 
 uint64_t ts__block_rate_ticks;
 int ts__mutex_fraction;
@@ -80,12 +74,8 @@ static void push(int kind, int reason, const void *object, uint64_t dur,
 }
 
 __attribute__((noinline)) void ts__record_block(int reason, const void *object,
-                                                uint64_t t0)
+                                                uint64_t d, uint64_t rate)
 {
-    uint64_t d = ts__ticks() - t0;
-    uint64_t rate = __atomic_load_n(&ts__block_rate_ticks, __ATOMIC_RELAXED);
-    if (rate == 0 || (d < rate && ts__rand() % rate >= d))
-        return;
     uint64_t pcs[TS__STACK_MAX_DEPTH];
     /* skip 2: this function and ts__park; the leaf is the primitive that
      * parked, as Go's block profile starts at chanrecv1 and friends. */
@@ -96,7 +86,8 @@ __attribute__((noinline)) void ts__record_block(int reason, const void *object,
 __attribute__((noinline)) void ts__record_mutex(uint64_t delay)
 {
     int frac = __atomic_load_n(&ts__mutex_fraction, __ATOMIC_RELAXED);
-    if (frac <= 0 || (frac > 1 && ts__rand() % (uint64_t)frac != 0))
+    if (frac <= 0 ||
+        (frac > 1 && ((unsigned __int128)ts__rand() * (uint64_t)frac) >> 64 != 0))
         return;
     uint64_t pcs[TS__STACK_MAX_DEPTH];
     /* skip 2: this function and ts__unlock_slow; the leaf is the code that
@@ -220,18 +211,7 @@ uint64_t ts__events_dropped(void)
     return n + ts__ring_dropped_total();
 }
 
-/* ---- drain thread ----------------------------------------------------- */
-
-static void *drain_main(void *arg)
-{
-    (void)arg;
-    struct timespec ts = {0, DRAIN_PERIOD_NS};
-    for (;;) {
-        nanosleep(&ts, NULL);
-        ts__contention_drain();
-    }
-    return NULL;
-}
+/* ---- start-up ---------------------------------------------------------- */
 
 static int64_t env_int(const char *name, int64_t dflt)
 {
@@ -248,31 +228,12 @@ static int64_t env_int(const char *name, int64_t dflt)
     return v;
 }
 
-static void start_once(void)
+void ts__contention_init(void)
 {
     tick0 = ts__ticks();
     nano0 = ts__nanotime();
     set_block_rate(env_int("TASKSCOPE_BLOCKPROFILERATE", DEFAULT_BLOCK_RATE_NS));
     set_mutex_fraction((int)env_int("TASKSCOPE_MUTEXPROFILEFRACTION", 1));
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_t th;
-    if (pthread_create(&th, NULL, drain_main, NULL) == 0) {
-        ts__record_thread_create();
-        pthread_detach(th);
-    } else
-        fputs("taskscope: cannot start the profiler's drain thread; "
-              "profiles drain when written\n", stderr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    ts__agent_start();
-    ts__exit_profiles_init();
-}
-
-void ts__profiler_start(void)
-{
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, start_once);
 }
 
 /* ---- profiles --------------------------------------------------------- */

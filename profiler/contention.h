@@ -11,9 +11,15 @@
 struct ts__profile;
 struct ts__symbolizer;
 
-/* ts__profiler_start: read the rate environment variables and start the
- * drain thread (once; later calls do nothing). Called at scheduler start. */
+/* ts__profiler_start (start.c): start the profiler: rates and settings
+ * from the environment, the drain thread, the agent. Once; called at
+ * scheduler start and by the rate setters. */
 void ts__profiler_start(void);
+
+/* ts__contention_init: the tick calibration origin and the rates from
+ * TASKSCOPE_BLOCKPROFILERATE / TASKSCOPE_MUTEXPROFILEFRACTION. Once, by
+ * ts__profiler_start, before any other thread reads them. */
+void ts__contention_init(void);
 
 /* ts__contention_drain: move every ring's records into the tables now
  * (writers call it first, so a profile includes events up to the call). */

@@ -19,6 +19,9 @@
 #include <taskscope/profile.h>
 #include <unistd.h>
 
+#include "profiler/deadlock.h"
+#include "profiler/leaks.h"
+#include "profiler/tasks.h"
 #include "profiler/write.h"
 
 #define MAX_PROFILES 8
@@ -76,9 +79,31 @@ static bool parse(const char *list)
     return nnames > 0;
 }
 
+/* leaks_at_exit: for `taskscope leaks`: the leaked tasks, if any, into
+ * TASKSCOPE_LEAKS_OUT. */
+static void leaks_at_exit(void)
+{
+    bool json;
+    FILE *out = ts__leaks_out(&json);
+    if (!out)
+        return;
+    struct ts__tasks ts;
+    int r = ts__leaks_collect(&ts);
+    if (r)
+        fprintf(stderr, "taskscope: leak check at exit failed: %s\n",
+                strerror(r));
+    else if (ts__leaks_count(&ts) > 0)
+        ts__leaks_report(out, &ts, json);
+    ts__tasks_free(&ts);
+    fclose(out);
+}
+
 void ts__exit_profiles_init(void)
 {
     const char *list = getenv("TASKSCOPE_PROFILE");
     if (list && parse(list))
         atexit(at_exit);
+    const char *leaks = getenv("TASKSCOPE_LEAKS_OUT");
+    if (leaks && *leaks)
+        atexit(leaks_at_exit);
 }

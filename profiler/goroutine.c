@@ -27,7 +27,8 @@
 
 static bool shown(const struct ts__tsnap *s, enum ts__gfilter which)
 {
-    return which == TS__G_ALL || s->leaked;
+    return which == TS__G_ALL || (which == TS__G_LEAKED && s->leaked) ||
+           (which == TS__G_MARKED && s->marked);
 }
 
 /* stack_of: the frames a report gives s (its entry alone when unknown). */

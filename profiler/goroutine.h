@@ -14,6 +14,7 @@ struct ts__tasks;
 enum ts__gfilter {
     TS__G_ALL = 0,     /* goroutine */
     TS__G_LEAKED = 1,  /* goroutineleak: those marked leaked */
+    TS__G_MARKED = 2,  /* those marked by the caller (ts_leakcheck) */
 };
 
 /* ts__goroutine_profile: one sample per distinct stack and label set,

@@ -39,10 +39,12 @@ extern uint64_t ts__block_rate_ticks;
 /* Mutex profile fraction (0 = off). */
 extern int ts__mutex_fraction;
 
-/* ts__record_block: a park that began at tick t0 has ended; sample it as
- * Go's blockevent does and record it with the stack of the parker's
- * caller. Called by ts__park (runtime/sched.c) only when t0 != 0. */
-void ts__record_block(int reason, const void *object, uint64_t t0);
+/* ts__record_block: a park of d ticks, sampled at rate (ts__park made Go's
+ * blocksampled decision), is recorded with the stack of the parker's
+ * caller. Called only by ts__park (runtime/sched.c), whose frame it
+ * skips. */
+void ts__record_block(int reason, const void *object, uint64_t d,
+                      uint64_t rate);
 
 /* ts__record_mutex: the caller, releasing a lock, delayed waiters by
  * delay ticks; sampled 1/fraction, recorded with the caller's caller's

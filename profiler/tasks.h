@@ -22,8 +22,11 @@ struct ts__tsnap {
     bool stack_valid;        /* false: running elsewhere, stack unknown */
     bool self;               /* the task that took the snapshot */
     bool leaked;             /* set by the leak detector */
+    bool marked;             /* chosen by a report (ts_leakcheck) */
     size_t npcs;
     size_t pcs;              /* first of npcs entries in ts__tasks.pcs */
+    int nchans;              /* channels waited on, -1 unknown (introspect.h) */
+    size_t chans;            /* first of nchans entries in ts__tasks.pcs */
     const struct ts__labels *labels; /* referenced; released by free */
     uintptr_t stack_lo, stack_hi;    /* the task's stack mapping */
 };
@@ -35,12 +38,18 @@ struct ts__tasks {
     size_t npcs, pcs_cap;
     int64_t now;             /* coarse monotonic ns when taken */
     bool oom;                /* some tasks were left out: out of memory */
+    bool private_memory;     /* arrays are mmap'd, never realloc'd */
 };
 
 /* ts__tasks_collect: snapshot every live task into *ts (zeroed by the
  * call). The calling task, if any, gets its own stack from a capture.
  * 0, or ENOMEM with what fitted (ts->oom set). */
 int ts__tasks_collect(struct ts__tasks *ts);
+
+/* ts__tasks_collect_private: the same, with the arrays in mmap'd memory
+ * grown by copy and unmap, so no freed heap block keeps a copy of the wait
+ * objects (the leak detector's scan treats the heap as a root). */
+int ts__tasks_collect_private(struct ts__tasks *ts, bool private_memory);
 
 /* ts__tasks_free: release the snapshot and its label references. */
 void ts__tasks_free(struct ts__tasks *ts);
@@ -50,6 +59,13 @@ static inline const uint64_t *ts__tasks_frames(const struct ts__tasks *ts,
                                                const struct ts__tsnap *s)
 {
     return ts->pcs + s->pcs;
+}
+
+/* ts__tasks_chans: the channels snapshot s waits on (s->nchans of them). */
+static inline const uint64_t *ts__tasks_chans(const struct ts__tasks *ts,
+                                              const struct ts__tsnap *s)
+{
+    return ts->pcs + s->chans;
 }
 
 #endif

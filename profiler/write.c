@@ -23,6 +23,7 @@
 #include "profiler/goroutine.h"
 #include "profiler/heap.h"
 #include "profiler/json.h"
+#include "profiler/leaks.h"
 #include "profiler/pprof.h"
 #include "profiler/profile.h"
 #include "profiler/symbolize.h"
@@ -33,10 +34,13 @@
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ts__symbolizer *sym;
 
-enum kind { GOROUTINE, BLOCK, MUTEX, HEAP, ALLOCS, THREADCREATE, NKINDS };
+enum kind {
+    GOROUTINE, GOROUTINELEAK, BLOCK, MUTEX, HEAP, ALLOCS, THREADCREATE, NKINDS
+};
 
 static const char *const names[NKINDS] = {
     [GOROUTINE] = "goroutine",
+    [GOROUTINELEAK] = "goroutineleak",
     [BLOCK] = "block",
     [MUTEX] = "mutex",
     [HEAP] = "heap",
@@ -64,15 +68,26 @@ static struct ts__symbolizer *symbolizer(void)
     return sym;
 }
 
+static int collect(int k, struct ts__tasks *ts)
+{
+    return k == GOROUTINELEAK ? ts__leaks_collect(ts) : ts__tasks_collect(ts);
+}
+
+static enum ts__gfilter filter(int k)
+{
+    return k == GOROUTINELEAK ? TS__G_LEAKED : TS__G_ALL;
+}
+
 /* build: the unsymbolized profile of kind k into p. */
 static int build(struct ts__profile *p, int k)
 {
     switch (k) {
-    case GOROUTINE: {
+    case GOROUTINE:
+    case GOROUTINELEAK: {
         struct ts__tasks ts;
-        int r = ts__tasks_collect(&ts);
+        int r = collect(k, &ts);
         if (!r)
-            r = ts__goroutine_profile(p, &ts, TS__G_ALL);
+            r = ts__goroutine_profile(p, &ts, filter(k));
         ts__tasks_free(&ts);
         return r;
     }
@@ -124,24 +139,28 @@ static int write_pprof(int k, int fd)
     return r;
 }
 
-static int write_goroutine(FILE *f, int debug, bool json)
+static int write_goroutine(FILE *f, int k, int debug, bool json)
 {
     struct ts__tasks ts;
-    int r = ts__tasks_collect(&ts);
+    int r = collect(k, &ts);
+    if (r && !ts.n) {
+        ts__tasks_free(&ts);
+        return r;
+    }
     if (json)
-        ts__goroutine_json(f, symbolizer(), &ts, TS__G_ALL, "goroutine");
+        ts__goroutine_json(f, symbolizer(), &ts, filter(k), names[k]);
     else if (debug >= 2)
-        ts__goroutine_dump(f, symbolizer(), &ts, TS__G_ALL);
+        ts__goroutine_dump(f, symbolizer(), &ts, filter(k));
     else
-        ts__goroutine_text(f, symbolizer(), &ts, TS__G_ALL, "goroutine");
+        ts__goroutine_text(f, symbolizer(), &ts, filter(k), names[k]);
     ts__tasks_free(&ts);
     return r;
 }
 
 static int write_text(FILE *f, int k, int debug, bool json)
 {
-    if (k == GOROUTINE)
-        return write_goroutine(f, debug, json);
+    if (k == GOROUTINE || k == GOROUTINELEAK)
+        return write_goroutine(f, k, debug, json);
     if (!json && (k == BLOCK || k == MUTEX)) {
         ts__contention_text(f, symbolizer(), k == MUTEX);
         return 0;
@@ -209,4 +228,18 @@ int ts_profile_write_json(const char *name, int fd)
     if (kind_of(name) < 0)
         return EINVAL;
     return write_stream(name, fd, 0, true);
+}
+
+void ts__leaks_report(FILE *f, const struct ts__tasks *ts, bool json)
+{
+    pthread_mutex_lock(&write_lock);
+    if (json) {
+        ts__goroutine_json(f, symbolizer(), ts, TS__G_LEAKED, "goroutineleak");
+    } else {
+        int n = ts__leaks_count(ts);
+        fprintf(f, "taskscope: %d leaked task%s (blocked on channels nothing "
+                   "else can reach):\n\n", n, n == 1 ? "" : "s");
+        ts__goroutine_dump(f, symbolizer(), ts, TS__G_LEAKED);
+    }
+    pthread_mutex_unlock(&write_lock);
 }

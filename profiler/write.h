@@ -15,4 +15,10 @@ int ts__write_report(FILE *f, const char *name, int debug, bool json);
 /* ts__profile_known: whether name is a profile ts_profile_write knows. */
 bool ts__profile_known(const char *name);
 
+struct ts__tasks;
+
+/* ts__leaks_report: the leaked tasks of ts (leaks.h) as a text dump with a
+ * one-line header, or as JSON. Takes the writer lock. */
+void ts__leaks_report(FILE *f, const struct ts__tasks *ts, bool json);
+
 #endif

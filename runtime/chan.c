@@ -368,3 +368,10 @@ bool ts__chan_drain(struct ts_chan *ch)
     ts__unlock(&ch->lock);
     return dropped;
 }
+
+/* ts__chan_bytes: the size of ch's allocation (struct and buffer), for the
+ * leak detector's reachability targets. */
+size_t ts__chan_bytes(const struct ts_chan *ch)
+{
+    return sizeof *ch + ch->elem_size * ch->cap;
+}

@@ -62,6 +62,8 @@ struct ts_chan {
     _Alignas(16) unsigned char buf[];
 };
 
+size_t ts__chan_bytes(const struct ts_chan *ch);
+
 void ts__waitq_enqueue(struct ts__waitq *q, struct ts__waiter *w);
 void ts__waitq_remove(struct ts__waitq *q, struct ts__waiter *w);
 struct ts__waiter *ts__waitq_dequeue(struct ts__waitq *q);

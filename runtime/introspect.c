@@ -44,20 +44,47 @@ static size_t saved_stack(const struct ts_task *t, uint64_t *pcs, size_t max)
 
 enum { WALK_TRIES = 3 };
 
-static void stack_snapshot(const struct ts_task *t, struct ts_task_info *info)
+/* wait_chans: the channels a switched-out waiting task waits on. */
+static int wait_chans(const struct ts_task *t, int reason, const void *object,
+                      uintptr_t *out)
+{
+    switch (reason) {
+    case TS_WAIT_CHAN_RECV:
+    case TS_WAIT_CHAN_SEND:
+        out[0] = (uintptr_t)object;
+        return object ? 1 : -1;
+    case TS_WAIT_SELECT:
+        return ts__select_chans(t, object, out, TS_INTROSPECT_MAX_CHANS);
+    case TS_WAIT_CHAN_RECV_NIL:
+    case TS_WAIT_CHAN_SEND_NIL:
+    case TS_WAIT_SELECT_NO_CASES:
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+static void stack_snapshot(const struct ts_task *t, struct ts_task_info *info,
+                           const void *object)
 {
     info->stack_valid = false;
     info->npcs = 0;
+    info->nchans = -1;
     for (int i = 0; i < WALK_TRIES && !info->stack_valid; i++) {
         uint32_t s1 = __atomic_load_n(&t->run_seq, __ATOMIC_ACQUIRE);
         if (s1 & 1)
-            return;
+            break;
         info->npcs = saved_stack(t, info->pcs, TS_INTROSPECT_MAX_PCS);
+        info->nchans = info->wait_reason
+                           ? wait_chans(t, info->wait_reason, object, info->chans)
+                           : -1;
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         info->stack_valid = __atomic_load_n(&t->run_seq, __ATOMIC_RELAXED) == s1;
     }
-    if (!info->stack_valid)
+    if (!info->stack_valid) {
         info->npcs = 0;
+        info->nchans = -1;
+    }
 }
 
 static bool snapshot(const struct ts_task *t, struct ts_task_info *info)
@@ -71,9 +98,10 @@ static bool snapshot(const struct ts_task *t, struct ts_task_info *info)
     int reason = __atomic_load_n(&t->wait_reason, __ATOMIC_RELAXED);
     info->wait_reason = state == TS_TASK_WAITING ? reason : TS_WAIT_NONE;
     info->wait_text = ts__wait_text(info->wait_reason);
-    info->wait_object = info->wait_reason
-                            ? __atomic_load_n(&t->wait_object, __ATOMIC_RELAXED)
-                            : NULL;
+    const void *object = info->wait_reason
+                             ? __atomic_load_n(&t->wait_object, __ATOMIC_RELAXED)
+                             : NULL;
+    info->wait_object = info->wait_reason == TS_WAIT_SELECT ? NULL : object;
     info->wait_since = info->wait_reason
                            ? __atomic_load_n(&t->wait_since, __ATOMIC_RELAXED)
                            : 0;
@@ -82,7 +110,7 @@ static bool snapshot(const struct ts_task *t, struct ts_task_info *info)
     info->stack_lo = t->stack.lo;
     info->stack_hi = t->stack.hi;
     info->labels = __atomic_load_n(&t->labels, __ATOMIC_ACQUIRE);
-    stack_snapshot(t, info);
+    stack_snapshot(t, info, object);
     return true;
 }
 

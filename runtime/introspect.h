@@ -22,6 +22,7 @@ enum ts_task_state {
 };
 
 #define TS_INTROSPECT_MAX_PCS 64
+#define TS_INTROSPECT_MAX_CHANS 16
 
 struct ts__labels;
 
@@ -33,6 +34,11 @@ struct ts_task_info {
     const char *wait_text;   /* Go's text, "" when not waiting */
     const void *wait_object; /* primitive blocked on, or NULL (NULL too for a
                                 multi-case select and for sleep) */
+    int nchans;              /* channels it waits on (chans[]): 1 for a
+                                channel operation, the cases of a select,
+                                0 when none (sleep, nil channel), -1 when
+                                unknown (running, or read torn) */
+    uintptr_t chans[TS_INTROSPECT_MAX_CHANS];
     int64_t wait_since;      /* when it parked, from the coarse monotonic
                                 clock: up to one clock tick (about 4 ms)
                                 earlier than ts_now() read just before the

@@ -680,21 +680,32 @@ static void thread_park(struct ts_task *t, void (*unlockf)(void *), void *arg)
     __atomic_store_n(&t->state, TS_TASK_RUNNING, __ATOMIC_RELAXED);
 }
 
+/* block_event: Go's blocksampled: a park of d ticks is recorded with
+ * probability min(1, d / rate). Inline: the unsampled case costs a tick
+ * read, a random number and a multiply. */
+static inline void block_event(int reason, const void *object, uint64_t t0,
+                               uint64_t rate)
+{
+    uint64_t d = ts__ticks() - t0;
+    if (d < rate && (uint64_t)(((unsigned __int128)ts__rand() * rate) >> 64) >= d)
+        return;
+    ts__record_block(reason, object, d, rate);
+}
+
 void ts__park(int reason, const void *object, void (*unlockf)(void *),
               void *unlockarg)
 {
     struct ts_m *m = ts__getm();
     struct ts_task *t = m ? m->curr : NULL;
-    uint64_t t0 = __atomic_load_n(&ts__block_rate_ticks, __ATOMIC_RELAXED)
-                      ? ts__ticks()
-                      : 0;
+    uint64_t rate = __atomic_load_n(&ts__block_rate_ticks, __ATOMIC_RELAXED);
+    uint64_t t0 = rate ? ts__ticks() : 0;
     if (!t) {
         t = thread_task();
         set_wait(t, reason, object);
         thread_park(t, unlockf, unlockarg);
         set_wait(t, TS_WAIT_NONE, NULL);
         if (t0)
-            ts__record_block(reason, object, t0);
+            block_event(reason, object, t0, rate);
         return;
     }
     set_wait(t, reason, object);
@@ -706,7 +717,7 @@ void ts__park(int reason, const void *object, void (*unlockf)(void *),
     /* Resumed, possibly on another M: do not use m here. */
     set_wait(t, TS_WAIT_NONE, NULL);
     if (t0)
-        ts__record_block(reason, object, t0);
+        block_event(reason, object, t0, rate);
 }
 
 void ts__ready(struct ts_task *t)

@@ -211,6 +211,10 @@ void ts__tasks_init(void);           /* at scheduler start */
 struct ts_task *ts__task_new(void (*fn)(void *), void *arg, uintptr_t pc);
 void ts__task_free(struct ts_m *m, struct ts_task *t);
 
+/* --- select.c --------------------------------------------------------- */
+int ts__select_chans(const struct ts_task *t, const void *object,
+                     uintptr_t *out, int max);
+
 /* --- timer.c (internal interface) -------------------------------------- */
 void ts__timer_init(struct ts__timer *t, void (*fire)(struct ts__timer *, int64_t),
                     void *arg);

@@ -191,7 +191,7 @@ static int block(struct sel *s)
                                                     : &c->chan->sendq, w);
         ts__race_release(w);
     }
-    ts__park(TS_WAIT_SELECT, NULL, park_unlock, s);
+    ts__park(TS_WAIT_SELECT, s, park_unlock, s);
 
     if (s->deadline != INT64_MAX)
         ts__timer_disarm(&t->sleep_timer);
@@ -331,4 +331,25 @@ int ts_select_deadline(ts_select_case_t *cases, size_t n, int flags,
     if (deadline == INT64_MAX)
         deadline = INT64_MAX - 1;
     return select_impl(cases, n, flags, deadline);
+}
+
+/* ts__select_chans: for the leak detector, the channels of the select that
+ * task t is parked in (object: its wait object). Reads the parked task's
+ * stack: the caller holds t's list lock and validates with t->run_seq.
+ * -1 when the select's waiters are not on t's stack (a large select keeps
+ * them on the heap): unknown. */
+int ts__select_chans(const struct ts_task *t, const void *object,
+                     uintptr_t *out, int max)
+{
+    const struct sel *s = object;
+    uintptr_t lo = (uintptr_t)t->stack.lo, hi = (uintptr_t)t->stack.hi;
+    if ((uintptr_t)s < lo || (uintptr_t)(s + 1) > hi)
+        return -1;
+    uint32_t n = s->n;
+    const struct ts__waiter *w = s->waiters;
+    if ((int)n > max || (uintptr_t)w < lo || (uintptr_t)(w + n) > hi)
+        return -1;
+    for (uint32_t k = 0; k < n; k++)
+        out[k] = (uintptr_t)w[k].chan;
+    return (int)n;
 }

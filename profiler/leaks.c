@@ -1,0 +1,250 @@
+/* taskscope — goroutine-leak detection (see leaks.h).
+ *
+ * A task waiting on channels (a receive, a send, a select) can only be
+ * woken by someone who can still reach one of them. Roots are every
+ * writable mapping of the process (data/bss, heap, thread stacks, running
+ * and runnable tasks' stacks) minus the stacks of the waiting tasks; a
+ * waiting task whose channel is reached becomes live, its stack a root,
+ * and the scan repeats until nothing changes (Go 1.26's fixpoint). Tasks
+ * still not live are leaked; a task waiting on a nil channel always is.
+ *
+ * Invariants (no false positive is the first rule):
+ *   - the scan (profiler/reach.c) runs on one dedicated scanner thread
+ *     whose stack is excluded; every copy of a channel address this file
+ *     makes lives on that stack or in ts__reach_alloc memory, and the
+ *     snapshot's own copies (in malloc'd memory) are scrubbed before the
+ *     scan; the profiler's rings, which record wait objects, are excluded;
+ *   - a task is reported only if it was found leaked, waiting since the
+ *     same moment, by two passes 10 ms apart;
+ *   - anything unknown (a select whose cases are on the heap, a stack read
+ *     torn by a wake-up) makes the task live, never leaked.
+ * What it cannot see is in docs/profiler.md (registers of running
+ * threads, disguised pointers; stale copies in freed memory hide leaks). */
+#include "profiler/leaks.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "profiler/reach.h"
+#include "profiler/ring.h"
+#include "profiler/tasks.h"
+#include "profiler/threadcreate.h"
+#include "runtime/chan_internal.h"
+#include "runtime/introspect.h"
+#include "runtime/sched.h"
+
+/* Per-task bookkeeping of one pass, in ts__reach_alloc memory. */
+struct cand {
+    size_t task;       /* index in the snapshot */
+    uint32_t first;    /* its channels: chans[first .. first + n) */
+    uint32_t n;
+    uint32_t excl;     /* its stack's entry in the exclusion list */
+    bool live;
+};
+
+struct work {
+    struct cand *cands;
+    size_t ncands;
+    uintptr_t *chans;               /* every candidate's channels */
+    size_t nchans;
+    struct ts__reach_target *targets; /* one per channel occurrence */
+    struct ts__range *excl;
+    size_t nexcl, cap_excl;
+    size_t bytes;                   /* the one ts__reach_alloc block */
+    void *block;
+};
+
+static bool candidate(const struct ts__tsnap *s)
+{
+    return s->state == TS_TASK_WAITING && s->nchans >= 0 &&
+           s->wait_reason != TS_WAIT_SELECT_NO_CASES;
+}
+
+static void add_ring(struct ts__ring *r, void *arg)
+{
+    struct work *w = arg;
+    if (w->nexcl < w->cap_excl)
+        w->excl[w->nexcl++] = (struct ts__range){
+            (uintptr_t)r, (uintptr_t)r + r->map_size};
+}
+
+/* plan: size and fill the work block from the snapshot, scrubbing the
+ * snapshot's copies of channel addresses. false when out of memory. */
+static bool plan(struct ts__tasks *ts, struct work *w)
+{
+    size_t nc = 0, nch = 0;
+    for (size_t i = 0; i < ts->n; i++)
+        if (candidate(&ts->v[i]))
+            nc++, nch += (size_t)ts->v[i].nchans;
+    w->cap_excl = nc + 256; /* stacks + rings */
+    w->bytes = nc * sizeof *w->cands + nch * (sizeof *w->chans + sizeof *w->targets) +
+               w->cap_excl * sizeof *w->excl + 64;
+    w->block = ts__reach_alloc(w->bytes);
+    if (!w->block)
+        return false;
+    w->cands = w->block;
+    w->chans = (uintptr_t *)(w->cands + nc);
+    w->targets = (struct ts__reach_target *)(w->chans + nch);
+    w->excl = (struct ts__range *)(w->targets + nch);
+    w->ncands = w->nchans = w->nexcl = 0;
+    for (size_t i = 0; i < ts->n; i++) {
+        struct ts__tsnap *s = &ts->v[i];
+        uint64_t *chans = ts->pcs + s->chans;
+        if (candidate(s)) {
+            struct cand *c = &w->cands[w->ncands++];
+            *c = (struct cand){.task = i, .first = (uint32_t)w->nchans,
+                               .n = (uint32_t)s->nchans,
+                               .excl = (uint32_t)w->nexcl};
+            w->excl[w->nexcl++] = (struct ts__range){
+                s->stack_lo, s->stack_hi + sizeof(struct ts_task)};
+            for (int k = 0; k < s->nchans; k++)
+                w->chans[w->nchans++] = chans[k];
+        }
+        memset(chans, 0, (size_t)(s->nchans > 0 ? s->nchans : 0) * sizeof *chans);
+        s->wait_object = NULL;
+    }
+    ts__ring_foreach(add_ring, w);
+    return true;
+}
+
+/* scan_once: one reachability pass; marks candidates live; true when any
+ * changed. */
+static int scan_once(struct work *w, bool *changed)
+{
+    for (size_t i = 0; i < w->nchans; i++) {
+        const struct ts_chan *ch = (const struct ts_chan *)w->chans[i];
+        w->targets[i] = (struct ts__reach_target){
+            w->chans[i], w->chans[i] + ts__chan_bytes(ch), false};
+    }
+    int r = ts__reach_scan(w->targets, w->nchans, w->excl, w->nexcl);
+    *changed = false;
+    for (size_t i = 0; !r && i < w->ncands; i++) {
+        struct cand *c = &w->cands[i];
+        for (uint32_t k = 0; !c->live && k < c->n; k++)
+            c->live = w->targets[c->first + k].reached;
+        if (c->live && w->excl[c->excl].hi != 0) {
+            w->excl[c->excl] = (struct ts__range){0, 0};
+            *changed = true;
+        }
+    }
+    return r;
+}
+
+/* pass: snapshot and mark leaked tasks. */
+static int pass(struct ts__tasks *ts)
+{
+    int r = ts__tasks_collect_private(ts, true);
+    struct work w;
+    if (r || !plan(ts, &w))
+        return r ? r : ENOMEM;
+    bool changed = true;
+    while (!r && changed)
+        r = scan_once(&w, &changed);
+    for (size_t i = 0; !r && i < w.ncands; i++)
+        ts->v[w.cands[i].task].leaked = !w.cands[i].live;
+    ts__reach_free(w.block, w.bytes);
+    return r;
+}
+
+/* confirm: keep leaked only the tasks of b leaked in a too, same wait. */
+static void confirm(struct ts__tasks *b, const struct ts__tasks *a)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        struct ts__tsnap *s = &b->v[i];
+        while (j < a->n && a->v[j].id < s->id)
+            j++;
+        s->leaked = s->leaked && j < a->n && a->v[j].id == s->id &&
+                    a->v[j].leaked && a->v[j].wait_since == s->wait_since;
+    }
+}
+
+static int detect(struct ts__tasks *out)
+{
+    struct ts__tasks first;
+    int r = pass(&first);
+    if (!r) {
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+        r = pass(out);
+        if (!r)
+            confirm(out, &first);
+    }
+    ts__tasks_free(&first);
+    return r;
+}
+
+/* ---- the scanner thread ------------------------------------------------ */
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static pthread_mutex_t one_at_a_time = PTHREAD_MUTEX_INITIALIZER;
+static struct ts__tasks *request;
+static int result;
+static bool answered;
+static int start_error;
+
+static void *scanner_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&mu);
+    for (;;) {
+        while (!request)
+            pthread_cond_wait(&cv, &mu);
+        struct ts__tasks *ts = request;
+        pthread_mutex_unlock(&mu);
+        int r = detect(ts);
+        pthread_mutex_lock(&mu);
+        result = r;
+        request = NULL;
+        answered = true;
+        pthread_cond_broadcast(&cv);
+    }
+    return NULL;
+}
+
+static void start_scanner(void)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t th;
+    start_error = pthread_create(&th, NULL, scanner_main, NULL);
+    if (!start_error) {
+        ts__record_thread_create();
+        pthread_detach(th);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+int ts__leaks_collect(struct ts__tasks *ts)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, start_scanner);
+    memset(ts, 0, sizeof *ts);
+    if (start_error)
+        return start_error;
+    pthread_mutex_lock(&one_at_a_time);
+    pthread_mutex_lock(&mu);
+    request = ts;
+    answered = false;
+    pthread_cond_broadcast(&cv);
+    while (!answered)
+        pthread_cond_wait(&cv, &mu);
+    int r = result;
+    pthread_mutex_unlock(&mu);
+    pthread_mutex_unlock(&one_at_a_time);
+    return r;
+}
+
+int ts__leaks_count(const struct ts__tasks *ts)
+{
+    int n = 0;
+    for (size_t i = 0; i < ts->n; i++)
+        n += ts->v[i].leaked;
+    return n;
+}
