@@ -56,7 +56,13 @@ struct entry {
     struct ts__frame *frames; /* n frames, innermost first, or NULL */
     size_t n;
     int rc;                   /* 0 or ENOENT */
+    int64_t offset;           /* from the ELF symbol's start; OFFSET_UNSET
+                                 until asked, OFFSET_NONE without symbol */
+    const char *text;         /* a caller's formatted text, or NULL */
 };
+
+#define OFFSET_UNSET (-1)
+#define OFFSET_NONE (-2)
 
 struct ts__symbolizer {
     Dwfl *dwfl;                /* libdwfl session over /proc/self/maps */
@@ -338,7 +344,8 @@ static int cache_put(struct ts__symbolizer *s, uint64_t addr, uint64_t h,
     int r = ts__vec_reserve(&s->entries, 1, sizeof(struct entry));
     if (r != 0)
         return r;
-    struct entry ne = {.addr = addr, .rc = rc, .n = rc == 0 ? v->n : 0};
+    struct entry ne = {.addr = addr, .rc = rc, .n = rc == 0 ? v->n : 0,
+                       .offset = OFFSET_UNSET};
     if (ne.n > 0) {
         ne.frames = ts__prof_malloc(ne.n * sizeof *ne.frames);
         if (!ne.frames)
@@ -356,6 +363,23 @@ static int cache_put(struct ts__symbolizer *s, uint64_t addr, uint64_t h,
     return 0;
 }
 
+/* entry_of: the cache entry of addr, looked up (and added) on a miss.
+ * 0 or an allocation error. */
+static int entry_of(struct ts__symbolizer *s, uint64_t addr, struct entry **e)
+{
+    uint64_t h = ts__hash_u64(TS__HASH_SEED, addr);
+    size_t i = ts__itab_find(&s->index, h, entry_eq, s, &addr);
+    if (i != SIZE_MAX) {
+        *e = &TS__VEC_AT(&s->entries, struct entry, i);
+        return 0;
+    }
+    struct ts__vec v = {0};
+    int rc = lookup(s, addr, &v);
+    int r = (rc == 0 || rc == ENOENT) ? cache_put(s, addr, h, rc, &v, e) : rc;
+    ts__vec_free(&v);
+    return r;
+}
+
 int ts__symbolize(struct ts__symbolizer *s, uint64_t addr,
                   const struct ts__frame **frames, size_t *nframes)
 {
@@ -363,20 +387,10 @@ int ts__symbolize(struct ts__symbolizer *s, uint64_t addr,
         return EINVAL;
     *frames = NULL;
     *nframes = 0;
-    uint64_t h = ts__hash_u64(TS__HASH_SEED, addr);
-    size_t i = ts__itab_find(&s->index, h, entry_eq, s, &addr);
     struct entry *e;
-    if (i != SIZE_MAX) {
-        e = &TS__VEC_AT(&s->entries, struct entry, i);
-    } else {
-        struct ts__vec v = {0};
-        int rc = lookup(s, addr, &v);
-        int r = (rc == 0 || rc == ENOENT) ? cache_put(s, addr, h, rc, &v, &e)
-                                          : rc;
-        ts__vec_free(&v);
-        if (r != 0)
-            return r;
-    }
+    int r = entry_of(s, addr, &e);
+    if (r != 0)
+        return r;
     *frames = e->frames;
     *nframes = e->n;
     return e->rc;
@@ -390,13 +404,41 @@ int ts__symbolizer_offset(struct ts__symbolizer *s, uint64_t addr,
 {
     if (!s || !offset)
         return EINVAL;
-    Dwfl_Module *mod = module_at(s, addr);
-    GElf_Off off = 0;
-    GElf_Sym sym;
-    if (!mod || !dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL))
+    struct entry *e;
+    int r = entry_of(s, addr, &e);
+    if (r != 0)
+        return r;
+    if (e->offset == OFFSET_UNSET) {
+        Dwfl_Module *mod = module_at(s, addr);
+        GElf_Off off = 0;
+        GElf_Sym sym;
+        bool found = mod && dwfl_module_addrinfo(mod, addr, &off, &sym, NULL,
+                                                 NULL, NULL);
+        e->offset = found ? (int64_t)off : OFFSET_NONE;
+    }
+    if (e->offset == OFFSET_NONE)
         return ENOENT;
-    *offset = off;
+    *offset = (uint64_t)e->offset;
     return 0;
+}
+
+const char *ts__symbolizer_text(struct ts__symbolizer *s, uint64_t addr)
+{
+    struct entry *e;
+    return s && entry_of(s, addr, &e) == 0 ? e->text : NULL;
+}
+
+int ts__symbolizer_set_text(struct ts__symbolizer *s, uint64_t addr,
+                            const char *text)
+{
+    struct entry *e;
+    if (!s || !text)
+        return EINVAL;
+    int r = entry_of(s, addr, &e);
+    const char *kept;
+    if (r == 0 && (r = keep(s, text, &kept)) == 0)
+        e->text = kept;
+    return r;
 }
 
 static void build_id_hex(Dwfl_Module *mod, char *buf, size_t cap)

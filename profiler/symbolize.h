@@ -63,6 +63,15 @@ int ts__symbolize(struct ts__symbolizer *s, uint64_t addr,
 int ts__symbolizer_offset(struct ts__symbolizer *s, uint64_t addr,
                           uint64_t *offset);
 
+/* ts__symbolizer_text / ts__symbolizer_set_text: one string per address
+ * that a caller may keep with the symbolizer's cache (text.c keeps the
+ * formatted traceback lines of a return address there, so a dump of many
+ * tasks with the same stacks formats each frame once). NULL until set;
+ * set copies text. 0, EINVAL or ENOMEM. */
+const char *ts__symbolizer_text(struct ts__symbolizer *s, uint64_t addr);
+int ts__symbolizer_set_text(struct ts__symbolizer *s, uint64_t addr,
+                            const char *text);
+
 /* ts__symbolizer_module: the module holding addr, with its build id.
  * 0; ENOENT when no module covers addr; EINVAL; ENOMEM. */
 int ts__symbolizer_module(struct ts__symbolizer *s, uint64_t addr,

@@ -167,6 +167,12 @@ int ts__tasks_collect_private(struct ts__tasks *ts, bool private_memory)
     c.self_n = c.self ? ts__capture_current(c.self_pcs, TS_INTROSPECT_MAX_PCS, 0)
                       : 0;
     ts->now = coarse_now();
+    /* Room for the tasks there are now, plus a margin, in one go: growing
+     * by doubling copies (and, on this kind of VM, faults) twice as much. */
+    size_t expect = (size_t)ts_num_tasks() + 64;
+    if (!grow(ts, (void **)&ts->v, &ts->cap, expect, sizeof *ts->v) ||
+        !grow(ts, (void **)&ts->pcs, &ts->pcs_cap, expect * 10, sizeof *ts->pcs))
+        ts->oom = true;
     ts_introspect_tasks(collect_one, &c);
     sort_by_id(ts->v, ts->n);
     return ts->oom ? ENOMEM : 0;

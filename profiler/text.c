@@ -10,6 +10,7 @@
 #include "profiler/text.h"
 
 #include <dlfcn.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "profiler/symbolize.h"
@@ -93,7 +94,8 @@ void ts__text_frames(FILE *f, struct ts__symbolizer *sym,
     }
 }
 
-bool ts__tb_frame(FILE *f, struct ts__symbolizer *sym, uint64_t ret)
+/* format_frame: ts__tb_frame's lines for ret; false at a task entry. */
+static bool format_frame(FILE *f, struct ts__symbolizer *sym, uint64_t ret)
 {
     const struct ts__frame *fr;
     size_t nf;
@@ -116,6 +118,29 @@ bool ts__tb_frame(FILE *f, struct ts__symbolizer *sym, uint64_t ret)
         fputc('\n', f);
     }
     return true;
+}
+
+/* With a symbolizer, a frame's text is formatted once and kept in its
+ * cache ("" marks a task entry). */
+bool ts__tb_frame(FILE *f, struct ts__symbolizer *sym, uint64_t ret)
+{
+    const char *kept = sym ? ts__symbolizer_text(sym, ret) : NULL;
+    if (!kept && sym) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&buf, &len);
+        if (m) {
+            bool more = format_frame(m, sym, ret);
+            fclose(m);
+            if (buf && ts__symbolizer_set_text(sym, ret, more ? buf : "") == 0)
+                kept = ts__symbolizer_text(sym, ret);
+            free(buf);
+        }
+    }
+    if (!kept)
+        return format_frame(f, sym, ret);
+    fputs(kept, f);
+    return kept[0] != '\0';
 }
 
 void ts__tb_stack(FILE *f, struct ts__symbolizer *sym, const uint64_t *pcs,
