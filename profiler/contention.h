@@ -16,6 +16,10 @@ struct ts__symbolizer;
  * scheduler start and by the rate setters. */
 void ts__profiler_start(void);
 
+/* ts__profiler_drain_hold (start.c): while held, the drain thread leaves
+ * the rings alone (tests of the rings drain them themselves). */
+void ts__profiler_drain_hold(bool hold);
+
 /* ts__contention_init: the tick calibration origin and the rates from
  * TASKSCOPE_BLOCKPROFILERATE / TASKSCOPE_MUTEXPROFILEFRACTION. Once, by
  * ts__profiler_start, before any other thread reads them. */

@@ -17,17 +17,25 @@
  *   - a task is reported only if it was found leaked, waiting since the
  *     same moment, by two passes 10 ms apart;
  *   - anything unknown (a select whose cases are on the heap, a stack read
- *     torn by a wake-up) makes the task live, never leaked.
+ *     torn by a wake-up) makes the task live, never leaked;
+ *   - below the stack pointer of a thread blocked in a system call, and in
+ *     pooled stacks (their tasks returned), lie only dead frames: both are
+ *     excluded, as their stale copies would hide leaks; a pass during
+ *     which a pooled stack began hosting a task reports nothing.
  * What it cannot see is in docs/profiler.md (registers of running
  * threads, disguised pointers; stale copies in freed memory hide leaks). */
 #include "profiler/leaks.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "profiler/reach.h"
 #include "profiler/ring.h"
@@ -54,6 +62,8 @@ struct work {
     struct ts__reach_target *targets; /* one per channel occurrence */
     struct ts__range *excl;
     size_t nexcl, cap_excl;
+    const void **idle;              /* pooled mappings excluded */
+    size_t nidle, cap_idle;
     size_t bytes;                   /* the one ts__reach_alloc block */
     void *block;
 };
@@ -64,12 +74,87 @@ static bool candidate(const struct ts__tsnap *s)
            s->wait_reason != TS_WAIT_SELECT_NO_CASES;
 }
 
+static void add_idle(const void *mapping, uintptr_t lo, uintptr_t hi,
+                     void *arg)
+{
+    struct work *w = arg;
+    if (w->nidle < w->cap_idle && w->nexcl < w->cap_excl) {
+        w->idle[w->nidle++] = mapping;
+        w->excl[w->nexcl++] = (struct ts__range){lo, hi};
+    }
+}
+
+/* idle_unchanged: every pooled mapping the pass excluded is still pooled
+ * (none began hosting a task whose stack would have been a root). */
+static bool idle_unchanged(const struct work *w)
+{
+    for (size_t i = 0; i < w->nidle; i++)
+        if (!ts__introspect_still_idle(w->idle[i]))
+            return false;
+    return true;
+}
+
 static void add_ring(struct ts__ring *r, void *arg)
 {
     struct work *w = arg;
     if (w->nexcl < w->cap_excl)
         w->excl[w->nexcl++] = (struct ts__range){
             (uintptr_t)r, (uintptr_t)r + r->map_size};
+}
+
+/* ---- dead frames of blocked threads ------------------------------------ */
+
+#define MAX_THREADS 1024
+
+/* thread_sps: the stack pointers of the threads blocked in a system call
+ * (/proc/self/task/TID/syscall: number, six arguments, sp, pc). */
+static size_t thread_sps(uintptr_t *sps, size_t max)
+{
+    DIR *d = opendir("/proc/self/task");
+    size_t n = 0;
+    for (struct dirent *e; d && n < max && (e = readdir(d)) != NULL;) {
+        char path[320], line[256];
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/syscall", e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t len = fd >= 0 ? read(fd, line, sizeof line - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        unsigned long long v[9];
+        if (len <= 0)
+            continue;
+        line[len] = '\0';
+        if (sscanf(line, "%llu %llx %llx %llx %llx %llx %llx %llx %llx", &v[0],
+                   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]) == 9)
+            sps[n++] = (uintptr_t)v[7];
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* add_dead_frames: below the stack pointer of a thread blocked in a
+ * system call lie only dead frames, whose stale copies of channel
+ * addresses (a scheduler's last park, say) would hide leaks: exclude them
+ * from the thread's stack mapping, keeping the red zone. */
+static void add_dead_frames(struct work *w)
+{
+    uintptr_t sps[MAX_THREADS];
+    size_t n = thread_sps(sps, MAX_THREADS);
+    FILE *maps = n ? fopen("/proc/self/maps", "re") : NULL;
+    char line[512];
+    while (maps && fgets(line, sizeof line, maps)) {
+        unsigned long long lo, hi;
+        if (sscanf(line, "%llx-%llx", &lo, &hi) != 2)
+            continue;
+        for (size_t i = 0; i < n && w->nexcl < w->cap_excl; i++)
+            if (sps[i] >= lo && sps[i] < hi && sps[i] - lo > 128)
+                w->excl[w->nexcl++] = (struct ts__range){(uintptr_t)lo,
+                                                         sps[i] - 128};
+    }
+    if (maps)
+        fclose(maps);
 }
 
 /* plan: size and fill the work block from the snapshot, scrubbing the
@@ -80,9 +165,11 @@ static bool plan(struct ts__tasks *ts, struct work *w)
     for (size_t i = 0; i < ts->n; i++)
         if (candidate(&ts->v[i]))
             nc++, nch += (size_t)ts->v[i].nchans;
-    w->cap_excl = nc + 256; /* stacks + rings */
+    w->cap_idle = ts->n + 4096; /* pooled mappings: bounded by the trim */
+    w->cap_excl = nc + w->cap_idle + 256 + MAX_THREADS; /* stacks, pooled
+                                      stacks, rings, threads' dead frames */
     w->bytes = nc * sizeof *w->cands + nch * (sizeof *w->chans + sizeof *w->targets) +
-               w->cap_excl * sizeof *w->excl + 64;
+               w->cap_excl * sizeof *w->excl + w->cap_idle * sizeof *w->idle + 64;
     w->block = ts__reach_alloc(w->bytes);
     if (!w->block)
         return false;
@@ -90,7 +177,8 @@ static bool plan(struct ts__tasks *ts, struct work *w)
     w->chans = (uintptr_t *)(w->cands + nc);
     w->targets = (struct ts__reach_target *)(w->chans + nch);
     w->excl = (struct ts__range *)(w->targets + nch);
-    w->ncands = w->nchans = w->nexcl = 0;
+    w->idle = (const void **)(w->excl + w->cap_excl);
+    w->ncands = w->nchans = w->nexcl = w->nidle = 0;
     for (size_t i = 0; i < ts->n; i++) {
         struct ts__tsnap *s = &ts->v[i];
         uint64_t *chans = ts->pcs + s->chans;
@@ -108,6 +196,8 @@ static bool plan(struct ts__tasks *ts, struct work *w)
         s->wait_object = NULL;
     }
     ts__ring_foreach(add_ring, w);
+    ts__introspect_idle_stacks(add_idle, w);
+    add_dead_frames(w);
     return true;
 }
 
@@ -144,7 +234,8 @@ static int pass(struct ts__tasks *ts)
     bool changed = true;
     while (!r && changed)
         r = scan_once(&w, &changed);
-    for (size_t i = 0; !r && i < w.ncands; i++)
+    bool valid = idle_unchanged(&w); /* else: report nothing this time */
+    for (size_t i = 0; !r && valid && i < w.ncands; i++)
         ts->v[w.cands[i].task].leaked = !w.cands[i].live;
     ts__reach_free(w.block, w.bytes);
     return r;

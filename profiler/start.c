@@ -21,13 +21,21 @@
 
 #define DRAIN_PERIOD_NS 20000000 /* 20 ms */
 
+static int held; /* atomic: ts__profiler_drain_hold */
+
+void ts__profiler_drain_hold(bool hold)
+{
+    __atomic_store_n(&held, hold, __ATOMIC_RELEASE);
+}
+
 static void *drain_main(void *arg)
 {
     (void)arg;
     struct timespec ts = {0, DRAIN_PERIOD_NS};
     for (;;) {
         nanosleep(&ts, NULL);
-        ts__contention_drain();
+        if (!__atomic_load_n(&held, __ATOMIC_ACQUIRE))
+            ts__contention_drain();
         ts__blockwarn_poll();
     }
     return NULL;

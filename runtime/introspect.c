@@ -137,3 +137,29 @@ int64_t ts_introspect_count(void)
 {
     return ts_num_tasks();
 }
+
+int ts__introspect_idle_stacks(void (*fn)(const void *mapping, uintptr_t lo,
+                                          uintptr_t hi, void *arg),
+                               void *arg)
+{
+    int np = ts__nprocs(), n = 0;
+    for (int i = 0; i < np; i++) {
+        struct ts_p *p = ts__p(i);
+        ts__lock(&p->tasks_lock);
+        for (struct ts_task *t = p->tasks; t; t = t->all_next) {
+            if (__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) != TS_TASK_DEAD)
+                continue;
+            fn(t, (uintptr_t)t->stack.lo,
+               (uintptr_t)t->stack.hi + sizeof(struct ts_task), arg);
+            n++;
+        }
+        ts__unlock(&p->tasks_lock);
+    }
+    return n;
+}
+
+bool ts__introspect_still_idle(const void *mapping)
+{
+    const struct ts_task *t = mapping;
+    return __atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == TS_TASK_DEAD;
+}

@@ -66,6 +66,17 @@ struct ts_task_info {
 int ts_introspect_tasks(int (*fn)(const struct ts_task_info *info, void *arg),
                         void *arg);
 
+/* ts__introspect_idle_stacks: fn(mapping, lo, hi) for every pooled stack
+ * mapping, whose task has returned: [lo, hi) covers its stack and its task
+ * struct. Stale frames there are not references anybody can use (the leak
+ * detector excludes them). Returns how many. A mapping may host a new task
+ * right after the call: check with ts__introspect_still_idle. fn runs with
+ * a tasks lock held: no allocation of tasks, no blocking. */
+int ts__introspect_idle_stacks(void (*fn)(const void *mapping, uintptr_t lo,
+                                          uintptr_t hi, void *arg),
+                               void *arg);
+bool ts__introspect_still_idle(const void *mapping);
+
 /* ts_introspect_count: live tasks, as ts_num_tasks. */
 int64_t ts_introspect_count(void);
 

@@ -570,6 +570,7 @@ static void after_switch(struct ts_m *m, struct ts_task *t)
         if (m->unlockf)
             m->unlockf(m->unlockarg);
         m->unlockf = NULL;
+        m->unlockarg = NULL; /* no stale reference for the leak scan */
         break;
     case TS__AFTER_YIELD:
         __atomic_store_n(&t->state, TS_TASK_RUNNABLE, __ATOMIC_RELAXED);
