@@ -17,12 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <taskscope/profile.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "profiler/deadlock.h"
 #include "profiler/leaks.h"
 #include "profiler/tasks.h"
 #include "profiler/write.h"
+#include "runtime/sched.h"
 
 #define MAX_PROFILES 8
 
@@ -87,6 +89,12 @@ static void leaks_at_exit(void)
     FILE *out = ts__leaks_out(&json);
     if (!out)
         return;
+    /* ts_run has returned, but the main task may still be finishing on a
+     * worker, its stack (with the program's last frames) a root: let the
+     * workers go idle first (200 ms at most). */
+    struct timespec pause = {0, 2 * 1000 * 1000};
+    for (int i = 0; i < 100 && !ts__sched_idle(); i++)
+        nanosleep(&pause, NULL);
     struct ts__tasks ts;
     int r = ts__leaks_collect(&ts);
     if (r)

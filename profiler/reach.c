@@ -63,8 +63,10 @@
  *     changes; Go scans in a stop-the-world GC instead).
  * False negatives (a target reported reached although nothing live holds
  * it): stale copies anywhere in a root: freed heap blocks, dead stack
- * frames below another thread's stack pointer, uninitialised padding; any
- * integer that happens to fall inside a target; the calling thread's stale
+ * frames below another thread's stack pointer, uninitialised padding,
+ * including stale words naming an address since freed and reused for the
+ * target (a new mapping where a dead thread's stack was); any integer
+ * that happens to fall inside a target; the calling thread's stale
  * stack frames when a later scan runs on another thread (scan from one
  * dedicated thread).
  * Locks: alloc_lock (a yielding spinlock, as in ring.c: the probe

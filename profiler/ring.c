@@ -79,11 +79,13 @@ bool ts__ring_pop(struct ts__ring *r, struct ts__event *out)
         /* Acquire: pairs with the producer's release of tail, so the
          * slot's contents are visible. */
         r->tail_cache = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+        ts__race_acquire(&r->tail);
         if (h == r->tail_cache)
             return false;
     }
     *out = r->slots[h & r->mask];
     /* Release: our read of the slot happens before the producer reuses it. */
+    ts__race_release(&r->head);
     __atomic_store_n(&r->head, h + 1, __ATOMIC_RELEASE);
     return true;
 }
@@ -97,6 +99,7 @@ size_t ts__ring_drain(struct ts__ring *r, size_t max, ts__event_fn fn,
 {
     uint64_t h = __atomic_load_n(&r->head, __ATOMIC_RELAXED);
     r->tail_cache = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+    ts__race_acquire(&r->tail);
     uint64_t avail = r->tail_cache - h;
     if (max != 0 && avail > max)
         avail = max;
@@ -105,6 +108,7 @@ size_t ts__ring_drain(struct ts__ring *r, size_t max, ts__event_fn fn,
         uint64_t stop = end - h > DRAIN_BATCH ? h + DRAIN_BATCH : end;
         for (; h != stop; h++)
             fn(&r->slots[h & r->mask], arg);
+        ts__race_release(&r->head);
         __atomic_store_n(&r->head, h, __ATOMIC_RELEASE);
     }
     return (size_t)avail;
@@ -145,7 +149,12 @@ static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t ring_key;
 static int key_err;
 
-/* Thread state: owner-only, so plain thread-locals. */
+/* Thread state: owner-only, so plain thread-locals. The functions that
+ * touch them are not instrumented by TSan: tasks run them on whichever
+ * worker thread they are on, and TSan would take two tasks that ran one
+ * after the other on a worker for two racing threads (as for the runtime:
+ * runtime/race.h). */
+#define PER_THREAD __attribute__((no_sanitize("thread")))
 enum { TLS_NONE, TLS_RING, TLS_EXITED };
 static _Thread_local struct ts__ring *tls_ring;
 static _Thread_local int tls_state;
@@ -154,7 +163,7 @@ static _Thread_local int tls_state;
  * the drainer, which frees it once it is dead and drained. Later records
  * from this thread (other TLS destructors) are lost, not written to a ring
  * the drainer may be freeing. */
-static void ring_thread_exit(void *p)
+PER_THREAD static void ring_thread_exit(void *p)
 {
     struct ts__ring *r = p;
     tls_ring = NULL;
@@ -170,7 +179,7 @@ static void key_init(void)
 }
 
 /* Cold path of ts__ring_for_thread. */
-static struct ts__ring *ring_create_for_thread(void)
+PER_THREAD static struct ts__ring *ring_create_for_thread(void)
 {
     if (tls_state == TLS_EXITED)
         return NULL;
@@ -194,7 +203,7 @@ static struct ts__ring *ring_create_for_thread(void)
     return r;
 }
 
-struct ts__ring *ts__ring_for_thread(void)
+PER_THREAD struct ts__ring *ts__ring_for_thread(void)
 {
     struct ts__ring *r = tls_ring;
     if (__builtin_expect(r != NULL, 1))
@@ -202,7 +211,7 @@ struct ts__ring *ts__ring_for_thread(void)
     return ring_create_for_thread();
 }
 
-bool ts__ring_record(const struct ts__event *ev)
+PER_THREAD bool ts__ring_record(const struct ts__event *ev)
 {
     struct ts__ring *r = ts__ring_for_thread();
     if (!r) {

@@ -37,6 +37,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "runtime/race.h"
+
 #define TS__CACHE_LINE 64
 
 /* What a record describes. Appended, never repurposed: a record's kind
@@ -112,14 +114,23 @@ static inline bool ts__ring_push(struct ts__ring *r, const struct ts__event *ev)
         /* Acquire: the consumer's reads of the slot we are about to reuse
          * happened before its release store of head. */
         r->head_cache = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+        ts__race_acquire(&r->head);
         if (t - r->head_cache >= r->cap) {
             uint64_t d = __atomic_load_n(&r->dropped, __ATOMIC_RELAXED);
             __atomic_store_n(&r->dropped, d + 1, __ATOMIC_RELAXED);
             return false;
         }
     }
-    r->slots[t & r->mask] = *ev;
-    /* Release: publishes the slot's contents with the new tail. */
+    /* Word by word, never a memcpy call: in the tsan build this runs
+     * uninstrumented on task stacks, where TSan's memcpy interceptor would
+     * still see (and misjudge) the copy. */
+    const uint64_t *src = (const uint64_t *)ev;
+    uint64_t *dst = (uint64_t *)&r->slots[t & r->mask];
+    for (size_t i = 0; i < sizeof *ev / sizeof *src; i++)
+        __atomic_store_n(&dst[i], src[i], __ATOMIC_RELAXED);
+    /* Release: publishes the slot's contents with the new tail (and tells
+     * TSan so when this code is not instrumented). */
+    ts__race_release(&r->tail);
     __atomic_store_n(&r->tail, t + 1, __ATOMIC_RELEASE);
     return true;
 }

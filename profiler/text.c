@@ -111,6 +111,9 @@ static bool format_frame(FILE *f, struct ts__symbolizer *sym, uint64_t ret)
         return false;
     uint64_t off = offset_of(sym, ret);
     for (size_t k = 0; k < nf; k++) {
+        /* The switch inlined into ts__park is the scheduler's business. */
+        if (k < nf - 1 && strcmp(fr[k].function, "switch_to_g0") == 0)
+            continue;
         fprintf(f, "%s(...)\n\t%s:%lld", fr[k].function, fr[k].file,
                 (long long)fr[k].line);
         if (k == nf - 1)

@@ -773,6 +773,17 @@ static bool timers_pending(void)
     return false;
 }
 
+bool ts__sched_idle(void)
+{
+    if (__atomic_load_n(&sched.nidle, __ATOMIC_SEQ_CST) < sched.nprocs ||
+        __atomic_load_n(&sched.gq_len, __ATOMIC_ACQUIRE) != 0)
+        return false;
+    for (int i = 0; i < sched.nprocs; i++)
+        if (p_has_work(&sched.ps[i]))
+            return false;
+    return true;
+}
+
 bool ts__sched_quiet(struct ts__quiet *q)
 {
     if (__atomic_load_n(&sched.nidle, __ATOMIC_SEQ_CST) < sched.nprocs ||

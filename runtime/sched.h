@@ -201,6 +201,8 @@ struct ts__quiet {
  * is pending and tasks exist: then *q is filled. A snapshot: the caller
  * confirms it over time before concluding anything. */
 bool ts__sched_quiet(struct ts__quiet *q);
+/* ts__sched_idle: every M idle and no task runnable, this instant. */
+bool ts__sched_idle(void);
 /* ts__thread_sleeping: a plain thread begins (+1) or ends (-1) a sleep in
  * the runtime that only a task can end. */
 void ts__thread_sleeping(int delta);

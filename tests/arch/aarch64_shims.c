@@ -52,6 +52,22 @@ int ts__symbolizer_offset(struct ts__symbolizer *s, uint64_t addr,
     return ENOENT;
 }
 
+const char *ts__symbolizer_text(struct ts__symbolizer *s, uint64_t addr)
+{
+    (void)s;
+    (void)addr;
+    return NULL;
+}
+
+int ts__symbolizer_set_text(struct ts__symbolizer *s, uint64_t addr,
+                            const char *text)
+{
+    (void)s;
+    (void)addr;
+    (void)text;
+    return ENOSYS;
+}
+
 int ts__symbolizer_module(struct ts__symbolizer *s, uint64_t addr,
                           struct ts__module *out)
 {
