@@ -26,6 +26,7 @@
 #include <taskscope/profile.h>
 #include <unistd.h>
 
+#include "profiler/fdio.h"
 #include "profiler/threadcreate.h"
 #include "profiler/write.h"
 
@@ -88,7 +89,7 @@ static bool read_request(int fd, char *buf, size_t cap)
 }
 
 /* answer: "dump", "dump json", "profile NAME [DEBUG|json]". */
-static void answer(FILE *f, char *req)
+static void answer(FILE *f, int fd, char *req)
 {
     char name[64] = "", mode[16] = "";
     int n = sscanf(req, "profile %63s %15s", name, mode);
@@ -100,7 +101,7 @@ static void answer(FILE *f, char *req)
         bool json = strcmp(mode, "json") == 0;
         int debug = n == 2 && !json ? atoi(mode) : 0;
         fflush(f);
-        int r = debug == 0 && !json ? ts_profile_write(name, fileno(f), 0)
+        int r = debug == 0 && !json ? ts_profile_write(name, fd, 0)
                                     : ts__write_report(f, name, debug, json);
         if (r)
             fprintf(f, "error: %s\n", strerror(r));
@@ -116,16 +117,17 @@ static void serve_one(void)
     if (fd < 0)
         return;
     char req[256];
+    struct ts__fd_stream out;
     FILE *f = NULL;
     if (!peer_allowed(fd)) {
         static const char msg[] = "error: permission denied (not the same user)\n";
         if (write(fd, msg, sizeof msg - 1) < 0) {
             /* the client went away */
         }
-    } else if (read_request(fd, req, sizeof req) && (f = fdopen(fd, "w"))) {
-        answer(f, req);
-        fclose(f);
-        return;
+    } else if (read_request(fd, req, sizeof req) &&
+               (f = ts__fd_stream_open(&out, fd))) {
+        answer(f, fd, req);
+        ts__fd_stream_close(&out, f); /* a client gone is not our error */
     }
     close(fd);
 }

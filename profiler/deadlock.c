@@ -82,6 +82,18 @@ static __attribute__((noreturn)) void die(const struct ts__tasks *ts)
     _exit(2);
 }
 
+/* Threads a sanitizer runtime adds: TSan runs one background thread. */
+#if defined(__SANITIZE_THREAD__)
+#define SANITIZER_THREADS 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SANITIZER_THREADS 1
+#endif
+#endif
+#ifndef SANITIZER_THREADS
+#define SANITIZER_THREADS 0
+#endif
+
 void ts__deadlock_check(const struct ts__quiet *q)
 {
     static uint64_t last_progress;
@@ -89,7 +101,7 @@ void ts__deadlock_check(const struct ts__quiet *q)
     const char *env = getenv("TASKSCOPE_DEADLOCK");
     if (env && strcmp(env, "0") == 0)
         return;
-    int known = (int)ts__threads_created() + q->parked;
+    int known = (int)ts__threads_created() + q->parked + SANITIZER_THREADS;
     if (count_threads() != known || !seen || q->progress != last_progress) {
         seen = count_threads() == known;
         last_progress = q->progress;

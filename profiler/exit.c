@@ -71,8 +71,8 @@ static bool parse(const char *list)
             name[len] = '\0';
             if (!ts__profile_known(name))
                 fprintf(stderr, "taskscope: TASKSCOPE_PROFILE: unknown profile "
-                                "\"%s\" (known: goroutine, block, mutex, heap, "
-                                "allocs, threadcreate)\n", name);
+                                "\"%s\" (known: goroutine, goroutineleak, block, "
+                                "mutex, heap, allocs, threadcreate)\n", name);
             else if (nnames < MAX_PROFILES)
                 strcpy(names[nnames++], name);
         }

@@ -46,11 +46,11 @@ static const uint64_t *stack_of(const struct ts__tasks *ts,
 }
 
 int ts__goroutine_profile(struct ts__profile *p, const struct ts__tasks *ts,
-                          enum ts__gfilter which)
+                          enum ts__gfilter which, const char *name)
 {
-    int r = ts__profile_add_sample_type(p, "goroutine", "count");
+    int r = ts__profile_add_sample_type(p, name, "count");
     if (!r)
-        r = ts__profile_set_period(p, "goroutine", "count", 1);
+        r = ts__profile_set_period(p, name, "count", 1);
     for (size_t i = 0; i < ts->n && !r; i++) {
         const struct ts__tsnap *s = &ts->v[i];
         if (!shown(s, which))
@@ -106,14 +106,38 @@ static int stack_cmp(const void *x, const void *y)
     return labels_cmp(a->labels, b->labels);
 }
 
+/* quoted: s as Go's %q prints it (the legacy text's label syntax). */
+static void quoted(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", f); break;
+        case '\\': fputs("\\\\", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\t': fputs("\\t", f); break;
+        case '\r': fputs("\\r", f); break;
+        default:
+            if (*p < 0x20 || *p == 0x7f)
+                fprintf(f, "\\x%02x", *p);
+            else
+                fputc(*p, f);
+        }
+    }
+    fputc('"', f);
+}
+
 static void print_labels(FILE *f, const struct ts__labels *l)
 {
     if (!l || l->n == 0)
         return;
     fputs("# labels: {", f);
-    for (uint32_t i = 0; i < l->n; i++)
-        fprintf(f, "%s\"%s\":\"%s\"", i ? ", " : "", l->kv[i].key,
-                l->kv[i].value);
+    for (uint32_t i = 0; i < l->n; i++) {
+        fputs(i ? ", " : "", f);
+        quoted(f, l->kv[i].key);
+        fputc(':', f);
+        quoted(f, l->kv[i].value);
+    }
     fputs("}\n", f);
 }
 

@@ -18,10 +18,11 @@ enum ts__gfilter {
 };
 
 /* ts__goroutine_profile: one sample per distinct stack and label set,
- * value = how many tasks share it (sample and period type
- * goroutine/count, period 1, as Go). Unsymbolized. 0 or an errno. */
+ * value = how many tasks share it; sample and period type <name>/count
+ * (name: "goroutine" or "goroutineleak"), period 1, as Go's
+ * printCountProfile. Unsymbolized. 0 or an errno. */
 int ts__goroutine_profile(struct ts__profile *p, const struct ts__tasks *ts,
-                          enum ts__gfilter which);
+                          enum ts__gfilter which, const char *name);
 
 /* ts__goroutine_text: debug=1, Go's "goroutine profile: total N" form
  * (name is "goroutine" or "goroutineleak"). */

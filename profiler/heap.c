@@ -650,6 +650,6 @@ int ts__heap_write_text(FILE *f, struct ts__symbolizer *sym)
         r = write_bucket(f, sym, &b[i]);
     free(b);
     if (r == 0 && (fflush(f) != 0 || ferror(f)))
-        r = EIO;
+        r = errno ? errno : EIO;
     return r;
 }

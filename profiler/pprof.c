@@ -14,15 +14,14 @@
  * the profile's content.
  * Ownership: the profile is only read. The encoded buffer of
  * ts__pprof_encode belongs to the caller.
- * Threads: no shared state; SIGPIPE is blocked on the calling thread only,
- * for the duration of each write.
+ * Threads: no shared state; output goes through fdio.c (SIGPIPE held off
+ * on the calling thread for each write).
  * Rejected: a hand-written protobuf encoder (smaller, but protobuf-c keeps
  * field numbers and wire types in one .proto checked against pprof's);
  * gzip via popen("gzip") (a child process in a profiled program). */
 #include "profiler/pprof.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,6 +29,7 @@
 #include <zlib.h>
 
 #include "profile.pb-c.h"
+#include "profiler/fdio.h"
 #include "profiler/intern.h"
 #include "profiler/profile.h"
 
@@ -293,50 +293,6 @@ int ts__pprof_encode(const struct ts__profile *p, uint8_t **out, size_t *len)
 
 /* ---- output ------------------------------------------------------------ */
 
-/* Was SIGPIPE pending on this thread or the process? */
-static bool sigpipe_pending(void)
-{
-    sigset_t pending;
-    return sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
-}
-
-/* write(2) with SIGPIPE held off: a vanished reader gives EPIPE instead of
- * killing the process. A SIGPIPE this write raised is consumed; one that
- * was pending before is left for the program. */
-static ssize_t write_nosigpipe(int fd, const void *b, size_t n)
-{
-    sigset_t pipe_only, old;
-    sigemptyset(&pipe_only);
-    sigaddset(&pipe_only, SIGPIPE);
-    bool was_pending = sigpipe_pending();
-    pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
-    ssize_t w = write(fd, b, n);
-    int e = errno;
-    if (w < 0 && e == EPIPE && !was_pending) {
-        struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_only, NULL, &zero) < 0 && errno == EINTR)
-            ;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = e;
-    return w;
-}
-
-static int write_all(int fd, const uint8_t *b, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write_nosigpipe(fd, b, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return errno;
-        if (w == 0)
-            return EIO;
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
 
 /* Compress data as one gzip member (level 1) and write it to fd. */
 static int gzip_write(const uint8_t *data, size_t len, int fd)
@@ -364,7 +320,7 @@ static int gzip_write(const uint8_t *data, size_t len, int fd)
         if (z == Z_STREAM_ERROR)
             r = EIO;
         else
-            r = write_all(fd, out, CHUNK - zs.avail_out);
+            r = ts__write_all(fd, out, CHUNK - zs.avail_out);
     }
     deflateEnd(&zs);
     free(out);

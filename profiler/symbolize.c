@@ -101,8 +101,21 @@ static int find_local_debuginfo(Dwfl_Module *mod, void **userdata,
     return fd;
 }
 
+/* libdwfl's own finder, with close-on-exec on the file it keeps open: a
+ * profiled program that forks and execs must not pass it on. */
+static int find_elf_cloexec(Dwfl_Module *mod, void **userdata,
+                            const char *modname, Dwarf_Addr base,
+                            char **file_name, Elf **elfp)
+{
+    int fd = dwfl_linux_proc_find_elf(mod, userdata, modname, base, file_name,
+                                      elfp);
+    if (fd >= 0)
+        fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+    return fd;
+}
+
 static const Dwfl_Callbacks proc_callbacks = {
-    .find_elf = dwfl_linux_proc_find_elf,
+    .find_elf = find_elf_cloexec,
     .find_debuginfo = find_local_debuginfo,
 };
 

@@ -13,6 +13,7 @@
 #include "profiler/write.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "profiler/contention.h"
+#include "profiler/fdio.h"
 #include "profiler/goroutine.h"
 #include "profiler/heap.h"
 #include "profiler/json.h"
@@ -87,7 +89,7 @@ static int build(struct ts__profile *p, int k)
         struct ts__tasks ts;
         int r = collect(k, &ts);
         if (!r)
-            r = ts__goroutine_profile(p, &ts, filter(k));
+            r = ts__goroutine_profile(p, &ts, filter(k), names[k]);
         ts__tasks_free(&ts);
         return r;
     }
@@ -191,23 +193,21 @@ int ts__write_report(FILE *f, const char *name, int debug, bool json)
     return r;
 }
 
-/* write_stream: run ts__write_report on a stdio stream over a dup of fd. */
+/* write_stream: ts__write_report on a stdio stream writing to fd. */
 static int write_stream(const char *name, int fd, int debug, bool json)
 {
-    int dfd = dup(fd);
-    FILE *f = dfd >= 0 ? fdopen(dfd, "w") : NULL;
-    if (!f) {
-        int e = errno;
-        if (dfd >= 0)
-            close(dfd);
-        return e;
-    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return errno;
+    if ((fl & O_ACCMODE) == O_RDONLY)
+        return EBADF;
+    struct ts__fd_stream s;
+    FILE *f = ts__fd_stream_open(&s, fd);
+    if (!f)
+        return errno;
     int r = ts__write_report(f, name, debug, json);
-    if (ferror(f) && !r)
-        r = errno ? errno : EIO;
-    if (fclose(f) != 0 && !r)
-        r = errno;
-    return r;
+    int w = ts__fd_stream_close(&s, f);
+    return w ? w : r;
 }
 
 int ts_profile_write(const char *name, int fd, int debug)

@@ -17,11 +17,15 @@
 #include "runtime/race.h"
 #include "runtime/sched.h"
 
+/* A holder's reads of the set follow its publication (release in
+ * ts_set_label): TSan sees that edge through race.h. */
 void ts__labels_ref(const struct ts__labels *l)
 {
-    if (l)
+    if (l) {
+        ts__race_acquire(l);
         __atomic_add_fetch(&((struct ts__labels *)l)->refs, 1,
                            __ATOMIC_RELAXED);
+    }
 }
 
 /* Every holder's reads happen before the free: TSan sees the edge through
@@ -112,6 +116,7 @@ int ts_set_label(const char *key, const char *value)
     struct ts__labels *l = with(t->labels, key, value);
     if (!l)
         return ENOMEM;
+    ts__race_release(l); /* its contents happen before any reader's */
     if (l->n == 0) {
         free(l);
         l = NULL;

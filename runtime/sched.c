@@ -681,11 +681,32 @@ static void thread_park(struct ts_task *t, void (*unlockf)(void *), void *arg)
     __atomic_store_n(&t->state, TS_TASK_RUNNING, __ATOMIC_RELAXED);
 }
 
+/* profiled_wait: the waits Go's block profile records: channels, select
+ * and sync primitives; not sleeps, nil channels or select {}, which
+ * either wait by design or never end. */
+static bool profiled_wait(int reason)
+{
+    switch (reason) {
+    case TS_WAIT_CHAN_RECV:
+    case TS_WAIT_CHAN_SEND:
+    case TS_WAIT_SELECT:
+    case TS_WAIT_MUTEX:
+    case TS_WAIT_RWMUTEX_RLOCK:
+    case TS_WAIT_RWMUTEX_LOCK:
+    case TS_WAIT_WAITGROUP:
+    case TS_WAIT_COND:
+    case TS_WAIT_SEMACQUIRE:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* block_event: Go's blocksampled: a park of d ticks is recorded with
  * probability min(1, d / rate). Inline: the unsampled case costs a tick
  * read, a random number and a multiply. */
-static inline void block_event(int reason, const void *object, uint64_t t0,
-                               uint64_t rate)
+__attribute__((always_inline)) static inline void
+block_event(int reason, const void *object, uint64_t t0, uint64_t rate)
 {
     uint64_t d = ts__ticks() - t0;
     if (d < rate && (uint64_t)(((unsigned __int128)ts__rand() * rate) >> 64) >= d)
@@ -699,7 +720,7 @@ void ts__park(int reason, const void *object, void (*unlockf)(void *),
     struct ts_m *m = ts__getm();
     struct ts_task *t = m ? m->curr : NULL;
     uint64_t rate = __atomic_load_n(&ts__block_rate_ticks, __ATOMIC_RELAXED);
-    uint64_t t0 = rate ? ts__ticks() : 0;
+    uint64_t t0 = rate && profiled_wait(reason) ? ts__ticks() : 0;
     if (!t) {
         t = thread_task();
         set_wait(t, reason, object);

@@ -8,10 +8,18 @@
 #       "Main binary filename not available"; the expected functions, labels,
 #       values, period and sample types appear; mapping 1 is WRITER with the
 #       build id readelf reads from it and all four symbolized flags.
+#       Then the same for every profile WRITER wrote through the public
+#       ts_profile_write (WORKDIR/.../live/<name>.pb.gz: goroutine, block,
+#       mutex, heap, allocs, threadcreate): `-raw` and `-top` exit 0, no
+#       missing-binary warning, mapping 1 with build id, the expected
+#       functions, and `-tagfocus worker=b` keeping only the 3 labelled
+#       goroutines.
 #   check_pprof.sh go-reference WRITER WORKDIR GOBENCH_SRC
 #       builds ../shared/bench/go (GOBENCH_SRC), has it write Go's own
-#       goroutine/block profiles, and diffs their `-raw` headers (period
-#       type, period, sample types) against WRITER's, line for line.
+#       profiles (GOBENCH_PROFILE=all: all six), and diffs their `-raw`
+#       headers (period type, period, sample types with the [dflt] mark)
+#       against WRITER's, line for line: the hand-built goroutine/block
+#       and every live profile.
 #
 # Exit 0 = pass, 1 = fail, 77 = skipped (no Go toolchain at all; CTest
 # reports the test as skipped). Each failure prints "pprof: FAIL: <what>".
@@ -121,6 +129,68 @@ check_block() {
     step "block.pb.gz ok"
 }
 
+# live_loc_re FN: a `-raw` location line of FN from pprof_writer.c (live
+# profiles are not cut at main; FN may be a further inlined line).
+live_loc_re() {
+    echo "^ +([0-9]+: 0x[0-9a-f]+ M=[0-9]+ )?$1 .*pprof_writer\\.c:[0-9]+ s=[0-9]+\$"
+}
+
+# check_live DIR: the profiles pprof_writer wrote with ts_profile_write.
+check_live() {
+    local dir=$1 name f raw top fn
+    for name in goroutine block mutex heap allocs threadcreate; do
+        f=$dir/$name.pb.gz raw=$dir/$name.raw top=$dir/$name.top
+        [ -s "$f" ] || fail "live/$name.pb.gz missing or empty"
+        check_gzip_magic "$f"
+        pprof_tool "$raw" -raw "$f"
+        pprof_tool "$top" -top "$f"
+        check_mapping "$raw"
+        expect "$raw" '^Comment: taskscope: [0-9]+ events dropped$' "live $name dropped-events comment"
+        case $name in
+        goroutine)
+            expect "$raw" '^goroutine/count$' "live goroutine sample type"
+            expect "$raw" '^ +3: [0-9 ]+$' "live goroutine: the 3 labelled workers in one sample"
+            expect "$raw" '^ +worker:\[b\]$' "live goroutine label worker=b"
+            for fn in live_park live_worker live_idle_park live_idle live_main; do
+                expect "$raw" "$(live_loc_re "$fn")" "live goroutine: location of $fn"
+            done
+            pprof_tool "$top.tag" -top -tagfocus worker=b "$f"
+            expect "$top.tag" 'tagfocus=worker=b' "-tagfocus filter shown"
+            expect "$top.tag" 'accounting for 3, [0-9.]+% of [0-9]+ total' "-tagfocus worker=b keeps 3 goroutines"
+            expect "$top.tag" ' live_park$' "-tagfocus keeps live_park"
+            if grep -q ' live_idle_park$' "$top.tag"; then
+                fail "-tagfocus worker=b kept the unlabelled live_idle_park"
+            fi
+            pprof_tool "$top.notag" -top -tagignore worker=b "$f"
+            if grep -q ' live_park$' "$top.notag"; then
+                fail "-tagignore worker=b kept the labelled live_park"
+            fi
+            ;;
+        block)
+            expect "$raw" '^contentions/count delay/nanoseconds$' "live block sample types"
+            expect "$raw" "$(live_loc_re live_block)" "live block: location of live_block"
+            pprof_tool "$top.delay" -top -sample_index=delay "$f"
+            ;;
+        mutex)
+            expect "$raw" '^contentions/count delay/nanoseconds$' "live mutex sample types"
+            expect "$raw" "$(live_loc_re live_unlock)" "live mutex: location of live_unlock"
+            ;;
+        heap|allocs)
+            expect "$raw" '^PeriodType: space bytes$' "live $name period type"
+            expect "$raw" "$(live_loc_re live_alloc)" "live $name: location of live_alloc"
+            expect "$raw" '^ +bytes:\[1048576\]$' "live $name: numeric label bytes=1048576"
+            pprof_tool "$top.inuse" -top -sample_index=inuse_space "$f"
+            expect "$top.inuse" ' live_alloc$' "live $name -top inuse_space lists live_alloc"
+            ;;
+        threadcreate)
+            expect "$raw" '^threadcreate/count$' "live threadcreate sample type"
+            expect "$raw" ' start_once ' "live threadcreate: the runtime's start-up"
+            ;;
+        esac
+        step "live/$name.pb.gz ok"
+    done
+}
+
 # raw_header RAW: period type, period and sample-type lines of `-raw`.
 raw_header() {
     awk '/^PeriodType:/ || /^Period:/ { print; next }
@@ -144,16 +214,21 @@ go_reference() {
     GOBENCH_PROFILE=all GOBENCH_PROFILE_DIR="$dir/go" "$WORK/gobench" spawn 1000 >"$dir/gobench.out" ||
         fail "gobench spawn 1000 failed: $(cat "$dir/gobench.out")"
     "$WRITER" "$dir/ts" >/dev/null || fail "$WRITER exited non-zero"
-    for name in goroutine block; do
+    local ours
+    for ours in goroutine block live/goroutine live/block live/mutex live/heap \
+                live/allocs live/threadcreate; do
+        name=${ours#live/}
+        local tag=${ours//\//_}
+        [ -f "$dir/go/$name.pb.gz" ] || fail "gobench wrote no $name.pb.gz"
         pprof_tool "$dir/go/$name.raw" -raw "$dir/go/$name.pb.gz"
-        pprof_tool "$dir/ts/$name.raw" -raw "$dir/ts/$name.pb.gz"
-        raw_header "$dir/go/$name.raw" >"$dir/$name.go.hdr"
-        raw_header "$dir/ts/$name.raw" >"$dir/$name.ts.hdr"
-        [ "$(wc -l <"$dir/$name.go.hdr")" -eq 3 ] ||
-            fail "could not read the header of Go's $name profile: $(cat "$dir/$name.go.hdr")"
-        diff -u "$dir/$name.go.hdr" "$dir/$name.ts.hdr" >&2 ||
-            fail "$name: sample_type/period_type differ from Go's (diff above: - Go, + taskscope)"
-        step "$name header matches Go's: $(tr '\n' '|' <"$dir/$name.ts.hdr")"
+        pprof_tool "$dir/ts/$tag.raw" -raw "$dir/ts/$ours.pb.gz"
+        raw_header "$dir/go/$name.raw" >"$dir/$tag.go.hdr"
+        raw_header "$dir/ts/$tag.raw" >"$dir/$tag.ts.hdr"
+        [ "$(wc -l <"$dir/$tag.go.hdr")" -eq 3 ] ||
+            fail "could not read the header of Go's $name profile: $(cat "$dir/$tag.go.hdr")"
+        diff -u "$dir/$tag.go.hdr" "$dir/$tag.ts.hdr" >&2 ||
+            fail "$ours: sample_type/period_type differ from Go's (diff above: - Go, + taskscope)"
+        step "$ours header matches Go's: $(tr '\n' '|' <"$dir/$tag.ts.hdr")"
     done
 }
 
@@ -174,6 +249,7 @@ validate)
     "$WRITER" "$tmp" || fail "$WRITER exited non-zero"
     check_goroutine "$tmp"
     check_block "$tmp"
+    check_live "$tmp/live"
     ;;
 go-reference)
     [ $# -ge 4 ] || fail "go-reference needs GOBENCH_SRC"

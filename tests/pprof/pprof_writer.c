@@ -10,6 +10,17 @@
  *                        chan_block <- consumer <- main: 4 and 4000000,
  *                        mutex_block <- main: 2 and 1500
  *
+ * and, through the public API (ts_profile_write at debug 0), every profile
+ * of a live program state, as DIR/live/<name>.pb.gz:
+ *
+ *   goroutine     3 x live_park <- live_worker labelled worker=b, and
+ *                 1 x live_idle_park <- live_idle, unlabelled;
+ *   block         live_block (a 10 ms channel receive, rate 1);
+ *   mutex         live_unlock (a runtime lock slept on, fraction 1);
+ *   heap, allocs  live_alloc (8 x 1 MiB via ts_malloc, default rate
+ *                 524288: sampled with probability 1 - e^-2 each);
+ *   threadcreate  the runtime's threads.
+ *
  * Stacks are taken by walking frame pointers (the whole tree builds with
  * -fno-omit-frame-pointer), the way the profiler will, and end at main:
  * the walk stops at main's frame, so no libc start-up frame (without debug
@@ -24,6 +35,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <taskscope/taskscope.h>
+#include <taskscope/profile.h>
+#include <time.h>
+#include <sys/stat.h>
+
+#include "runtime/lock.h"
 #include "profiler/pprof.h"
 #include "profiler/profile.h"
 #include "profiler/symbolize.h"
@@ -175,6 +194,131 @@ static int write_block(struct ts__symbolizer *sym, const char *dir)
     return rc;
 }
 
+/* ---- live profiles through ts_profile_write --------------------------- */
+
+static ts_chan_t *park_ch;
+
+static NOINLINE void live_park(void) { ts_chan_recv(park_ch, NULL, NULL); }
+
+static void live_worker(void *arg) { (void)arg; live_park(); }
+
+static NOINLINE void live_idle_park(void) { ts_chan_recv(park_ch, NULL, NULL); }
+
+static void live_idle(void *arg) { (void)arg; live_idle_park(); }
+
+static void send_later(void *arg)
+{
+    ts_sleep(10 * TS_MILLISECOND);
+    ts_chan_send(arg, NULL);
+}
+
+static NOINLINE void live_block(void)
+{
+    ts_chan_t *ch = ts_chan_make(0, 0);
+    ts_go(send_later, ch);
+    ts_chan_recv(ch, NULL, NULL);
+    ts_chan_release(ch);
+}
+
+static ts__lock_t live_lock = TS__LOCK_INIT;
+static atomic_int held;
+
+static NOINLINE void live_unlock(void) { ts__unlock(&live_lock); }
+
+static void *lock_holder(void *arg)
+{
+    (void)arg;
+    ts__lock(&live_lock);
+    atomic_store(&held, 1);
+    for (int i = 0; i < 10000 &&
+                    __atomic_load_n(&live_lock.state, __ATOMIC_ACQUIRE) != 2; i++)
+        ts_sleep(TS_MILLISECOND);
+    ts_sleep(5 * TS_MILLISECOND);
+    live_unlock();
+    return NULL;
+}
+
+static void *lock_waiter(void *arg)
+{
+    (void)arg;
+    ts__lock(&live_lock);
+    ts__unlock(&live_lock);
+    return NULL;
+}
+
+static NOINLINE void live_contend(void)
+{
+    pthread_t h, w;
+    pthread_create(&h, NULL, lock_holder, NULL);
+    while (!atomic_load(&held))
+        ts_sleep(TS_MILLISECOND);
+    pthread_create(&w, NULL, lock_waiter, NULL);
+    pthread_join(h, NULL);
+    pthread_join(w, NULL);
+}
+
+static void *kept[8];
+
+static NOINLINE void live_alloc(void)
+{
+    for (int i = 0; i < 8; i++)
+        kept[i] = ts_malloc(1 << 20);
+}
+
+struct live {
+    const char *dir;
+    int rc;
+};
+
+static const char *const live_names[] = {"goroutine", "block", "mutex",
+                                         "heap", "allocs", "threadcreate"};
+
+static int live_main(void *arg)
+{
+    struct live *l = arg;
+    park_ch = ts_chan_make(0, 0);
+    if (ts_set_label("worker", "b") != 0)
+        return fail("ts_set_label", EINVAL);
+    for (int i = 0; i < 3; i++)
+        ts_go(live_worker, NULL);
+    ts_set_label("worker", NULL);
+    ts_go(live_idle, NULL);
+    live_block();
+    live_contend();
+    live_alloc();
+    while (ts_num_tasks() > 5) /* main + 4 parked (send_later gone) */
+        ts_sleep(TS_MILLISECOND);
+    ts_sleep(20 * TS_MILLISECOND); /* the 4 are parked by now */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/live", l->dir);
+    mkdir(path, 0755);
+    for (size_t i = 0; i < sizeof live_names / sizeof live_names[0]; i++) {
+        snprintf(path, sizeof path, "%s/live/%s.pb.gz", l->dir, live_names[i]);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return l->rc = fail(path, errno);
+        int r = ts_profile_write(live_names[i], fd, 0);
+        if (close(fd) != 0 && r == 0)
+            r = errno;
+        if (r != 0)
+            return l->rc = fail(path, r);
+        printf("pprof_writer: wrote %s\n", path);
+    }
+    ts_chan_close(park_ch);
+    for (int i = 0; i < 8; i++)
+        ts_free(kept[i]);
+    return 0;
+}
+
+static int write_live(const char *dir)
+{
+    ts_set_block_profile_rate(1);
+    ts_set_mutex_profile_fraction(1);
+    struct live l = {.dir = dir};
+    int r = ts_run(live_main, &l);
+    return r ? r : l.rc;
+}
+
 int main(int argc, char **argv)
 {
     main_frame = __builtin_frame_address(0);
@@ -190,5 +334,7 @@ int main(int argc, char **argv)
     if (rc == 0)
         rc = write_block(sym, argv[1]);
     ts__symbolizer_free(sym);
+    if (rc == 0)
+        rc = write_live(argv[1]);
     return rc;
 }
