@@ -3,7 +3,7 @@
 #   make deps      install missing Debian packages (tools/deps.txt)
 #   make build     configure + build the debug preset        -> build/debug
 #   make test      deps, then configure/build/ctest debug, then tsan
-#   make demo      build, then run the demo sample app ($(DEMO_APP))
+#   make demo      build, then show the profiler on sample apps (tools/demo.sh)
 #   make bench     deps, then bench/run.sh
 #   make install   release build installed into $(PREFIX) (DESTDIR honoured)
 #   make clean     remove the preset build directories build/{debug,...}
@@ -16,10 +16,8 @@ SHELL := /bin/bash
 PRESETS     := debug release asan tsan
 JOBS        ?= 2
 PREFIX      ?= /usr/local
-# The demo: a sample app, relative to the build directory of DEMO_PRESET.
+# The demo (tools/demo.sh) runs in the build directory of DEMO_PRESET.
 DEMO_PRESET ?= debug
-DEMO_APP    ?= sample_apps/pipeline
-DEMO_ARGS   ?=
 
 .PHONY: all help deps build test demo bench install clean \
         $(addprefix test-,$(PRESETS))
@@ -59,15 +57,7 @@ test: deps
 demo: deps
 	cmake --preset $(DEMO_PRESET)
 	cmake --build --preset $(DEMO_PRESET)
-	@app=build/$(DEMO_PRESET)/$(DEMO_APP); \
-	if [ ! -x "$$app" ]; then \
-	    echo "make demo: $$app is not built; sample apps built so far:"; \
-	    find build/$(DEMO_PRESET)/sample_apps -maxdepth 1 -type f -perm -u+x 2>/dev/null | sed 's/^/    /'; \
-	    echo "(choose one with: make demo DEMO_APP=sample_apps/NAME)"; \
-	    exit 1; \
-	fi; \
-	echo "+ $$app $(DEMO_ARGS)"; \
-	"$$app" $(DEMO_ARGS)
+	bash tools/demo.sh build/$(DEMO_PRESET)
 
 bench: deps
 	@if [ ! -f bench/run.sh ]; then echo "make bench: bench/run.sh does not exist yet"; exit 1; fi
