@@ -184,16 +184,8 @@ static void start_once(void)
         return;
     if (agent && strcmp(agent, "1") == 0)
         listen_fd = open_socket();
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_t th;
-    if (pthread_create(&th, NULL, agent_main, NULL) == 0) {
-        ts__record_thread_create();
-        pthread_detach(th);
+    if (ts__start_helper_thread(agent_main, NULL) == 0)
         take_sigquit();
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 void ts__agent_start(void)

@@ -30,7 +30,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -300,16 +299,7 @@ static void *scanner_main(void *arg)
 
 static void start_scanner(void)
 {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_t th;
-    start_error = pthread_create(&th, NULL, scanner_main, NULL);
-    if (!start_error) {
-        ts__record_thread_create();
-        pthread_detach(th);
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    start_error = ts__start_helper_thread(scanner_main, NULL);
 }
 
 int ts__leaks_collect(struct ts__tasks *ts)

@@ -10,7 +10,6 @@
 #include "profiler/contention.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -43,18 +42,9 @@ static void *drain_main(void *arg)
 
 static void start_drain_thread(void)
 {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_t th;
-    if (pthread_create(&th, NULL, drain_main, NULL) == 0) {
-        ts__record_thread_create();
-        pthread_detach(th);
-    } else {
+    if (ts__start_helper_thread(drain_main, NULL) != 0)
         fputs("taskscope: cannot start the profiler's drain thread; "
               "profiles drain when written\n", stderr);
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void start_once(void)

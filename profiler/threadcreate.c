@@ -6,6 +6,9 @@
  * written out of bounds. Slots are claimed with one atomic increment. */
 #include "profiler/threadcreate.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include "profiler/profile.h"
 #include "profiler/record.h"
 #include "profiler/stackid.h"
@@ -71,4 +74,19 @@ void ts__threadcreate_text(FILE *f, struct ts__symbolizer *sym)
         ts__text_frames(f, sym, pcs, depth);
         fputc('\n', f);
     }
+}
+
+int ts__start_helper_thread(void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t th;
+    int r = pthread_create(&th, NULL, fn, arg);
+    if (r == 0) {
+        ts__record_thread_create();
+        pthread_detach(th);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return r;
 }

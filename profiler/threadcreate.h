@@ -18,6 +18,11 @@ void ts__record_thread_create(void);
  * them lives as long as the process). */
 uint32_t ts__threads_created(void);
 
+/* ts__start_helper_thread: a detached profiler thread running fn(arg),
+ * started with every signal blocked (signals stay the program's) and
+ * recorded here. 0 or pthread_create's error. */
+int ts__start_helper_thread(void *(*fn)(void *), void *arg);
+
 /* ts__threadcreate_profile: threadcreate/count samples, period 1. */
 int ts__threadcreate_profile(struct ts__profile *p);
 
