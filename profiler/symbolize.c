@@ -326,6 +326,18 @@ static Dwarf_Die *cu_at(Dwfl_Module *mod, uint64_t addr, Dwarf_Addr *bias)
     return NULL;
 }
 
+/* symbol_frame: one frame named by the ELF symbol, with the line table's
+ * file and line when there is one (assembly: clang's assembler writes a
+ * line table but a compile unit libdw cannot place by address). */
+static int symbol_frame(struct ts__symbolizer *s, Dwfl_Module *mod,
+                        uint64_t addr, const char *sym, struct ts__vec *v)
+{
+    Dwfl_Line *l = dwfl_module_getsrc(mod, addr);
+    int line = 0;
+    const char *file = l ? dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL) : NULL;
+    return push_frame(s, v, sym, sym, file ? file : "", file ? line : 0, 0);
+}
+
 /* Frames at addr into v. 0, ENOENT, or an allocation error. */
 static int lookup(struct ts__symbolizer *s, uint64_t addr, struct ts__vec *v)
 {
@@ -337,7 +349,7 @@ static int lookup(struct ts__symbolizer *s, uint64_t addr, struct ts__vec *v)
     Dwarf_Die *cu = cu_at(mod, addr, &bias);
     int r = cu ? dwarf_frames(s, cu, bias, addr, sym, v) : 0;
     if (r == 0 && v->n == 0)
-        r = sym ? push_frame(s, v, sym, sym, "", 0, 0) : ENOENT;
+        r = sym ? symbol_frame(s, mod, addr, sym, v) : ENOENT;
     return r;
 }
 

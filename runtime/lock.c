@@ -13,6 +13,7 @@
 #include "runtime/lock.h"
 
 #include "profiler/record.h"
+#include "runtime/race.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -75,4 +76,21 @@ void ts__futex_wait(uint32_t *addr, uint32_t val, int64_t deadline)
 void ts__futex_wake(uint32_t *addr, int n)
 {
     syscall(SYS_futex, addr, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
+}
+
+/* Under TSan, a signal sent to a thread is delivered only when the thread
+ * next enters one of TSan's interceptors; a plain thread asleep in a raw
+ * futex for good (ts_run's caller) would never take its SIGQUIT. So there
+ * the sleep wakes every 100 ms and passes through an interceptor. */
+void ts__futex_wait_thread(uint32_t *addr, uint32_t val)
+{
+#if TS__RACE_ENABLED
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ts__futex_wait(addr, val,
+                   (int64_t)now.tv_sec * 1000000000 + now.tv_nsec + 100000000);
+    usleep(0);
+#else
+    ts__futex_wait(addr, val, -1);
+#endif
 }

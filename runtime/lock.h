@@ -54,6 +54,10 @@ static inline void ts__unlock(ts__lock_t *l)
  * absolute CLOCK_MONOTONIC deadline (ns; < 0 = no deadline). Spurious
  * returns happen: callers re-check their condition. */
 void ts__futex_wait(uint32_t *addr, uint32_t val, int64_t deadline);
+/* ts__futex_wait_thread: sleep while *addr == val, for a plain thread
+ * waiting for a task (no deadline; may return early, as any futex wait). */
+void ts__futex_wait_thread(uint32_t *addr, uint32_t val);
+
 /* ts__futex_wake: wake up to n sleepers on addr. */
 void ts__futex_wake(uint32_t *addr, int n);
 

@@ -591,6 +591,10 @@ static void execute(struct ts_m *m, struct ts_task *t)
     __atomic_store_n(&t->state, TS_TASK_RUNNING, __ATOMIC_RELAXED);
     __atomic_store_n(&m->p->schedtick, m->p->schedtick + 1, __ATOMIC_RELAXED);
     ts__race_fiber_switch(t->race_fiber);
+    /* The task may read this thread's TLS (errno, the locale of tolower):
+     * its setup, at thread start, happens before (an edge from the thread
+     * start only: no edge between tasks). */
+    ts__race_acquire(&m->race_tls);
     __atomic_store_n(&t->run_seq, t->run_seq + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     ts__switch(&m->g0_sp, t->sp);
@@ -607,6 +611,7 @@ static void *m_main(void *arg)
     struct ts_m *m = arg;
     tls_m = m;
     m->g0_fiber = ts__race_fiber_current();
+    ts__race_release(&m->race_tls);
     ts__overflow_thread_init(m);
     for (;;)
         execute(m, find_runnable(m));
@@ -675,7 +680,7 @@ static void thread_park(struct ts_task *t, void (*unlockf)(void *), void *arg)
         unlockf(arg);
     ts__thread_sleeping(1);
     while (__atomic_load_n(&t->wake_futex, __ATOMIC_ACQUIRE) == 0)
-        ts__futex_wait(&t->wake_futex, 0, -1);
+        ts__futex_wait_thread(&t->wake_futex, 0);
     ts__thread_sleeping(-1);
     __atomic_store_n(&t->wake_futex, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&t->state, TS_TASK_RUNNING, __ATOMIC_RELAXED);

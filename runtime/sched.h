@@ -157,6 +157,9 @@ struct ts_m {
     struct ts_task *curr;       /* task running on this M, NULL on g0 */
     void *g0_sp;                /* scheduler context saved sp */
     void *g0_fiber;             /* TSan fiber of the thread itself */
+    char race_tls;              /* TSan sync address: the thread's start
+                                   (its TLS set up) happens before every
+                                   task that runs on it (execute) */
     int after;                  /* enum ts__after, set by the task */
     void (*unlockf)(void *);    /* park: run on g0 after the switch */
     void *unlockarg;

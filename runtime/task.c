@@ -193,7 +193,7 @@ int ts_run(int (*main_fn)(void *), void *arg)
     ts__ready(t);
     ts__thread_sleeping(1);
     while (__atomic_load_n(&r.done, __ATOMIC_ACQUIRE) == 0)
-        ts__futex_wait(&r.done, 0, -1);
+        ts__futex_wait_thread(&r.done, 0);
     ts__thread_sleeping(-1);
     ts__race_acquire(&r);
     return r.result;
