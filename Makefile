@@ -4,7 +4,8 @@
 #   make build     configure + build the debug preset        -> build/debug
 #   make test      deps, then configure/build/ctest debug, then tsan
 #   make demo      build, then show the profiler on sample apps (tools/demo.sh)
-#   make bench     deps, then bench/run.sh
+#   make bench     deps, then bench/run.sh (vs Go) and bench/overhead.sh
+#                  (profiler recording on vs off)
 #   make install   release build installed into $(PREFIX) (DESTDIR honoured)
 #   make clean     remove the preset build directories build/{debug,...}
 #
@@ -25,7 +26,7 @@ DEMO_PRESET ?= debug
 all: build
 
 help:
-	@sed -n '3,12s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '3,13s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 deps:
 	@bash tools/deps.sh
@@ -60,8 +61,8 @@ demo: deps
 	bash tools/demo.sh build/$(DEMO_PRESET)
 
 bench: deps
-	@if [ ! -f bench/run.sh ]; then echo "make bench: bench/run.sh does not exist yet"; exit 1; fi
 	bash bench/run.sh
+	bash bench/overhead.sh
 
 install: deps
 	cmake --preset release -DCMAKE_INSTALL_PREFIX="$(PREFIX)"
