@@ -12,6 +12,7 @@
 # (TSBENCH=path to use another).
 #
 #   ON_ENV="TASKSCOPE_BLOCKPROFILERATE=1"  bench/overhead.sh   # every event
+#   OVERHEAD_ONLY="pingpong fanout"        bench/overhead.sh   # a subset
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TSBENCH=${TSBENCH:-$ROOT/build/release/bench/tsbench}
@@ -45,6 +46,7 @@ printf 'workload\toff_min\ton_min\tratio_min\toff_median\ton_median\tratio_media
 printf '%-10s %9s %9s %7s   %9s %9s %7s\n' workload off_min on_min ratio off_med on_med ratio
 for spec in "${WORKLOADS[@]}"; do
     read -r w name n <<<"$spec"
+    [[ -z ${OVERHEAD_ONLY:-} || " $OVERHEAD_ONLY " == *" $w "* ]] || continue
     off=() on=()
     for ((i = 0; i < RUNS; i++)); do
         off+=("$(run TASKSCOPE_BLOCKPROFILERATE=0 TASKSCOPE_MUTEXPROFILEFRACTION=0 -- "$w" "$n")")

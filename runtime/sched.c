@@ -709,12 +709,16 @@ static bool profiled_wait(int reason)
 
 /* block_event: Go's blocksampled: a park of d ticks is recorded with
  * probability min(1, d / rate). Inline: the unsampled case costs a tick
- * read, a random number and a multiply. */
+ * read and two multiplies (bench/README.md). */
 __attribute__((always_inline)) static inline void
 block_event(int reason, const void *object, uint64_t t0, uint64_t rate)
 {
-    uint64_t d = ts__ticks() - t0;
-    if (d < rate && (uint64_t)(((unsigned __int128)ts__rand() * rate) >> 64) >= d)
+    uint64_t now = ts__ticks(), d = now - t0;
+    /* The random draw: the end time's bits, mixed (a multiply-xorshift);
+     * the park's length is what decides, its end time is noise to it. */
+    uint64_t x = now * 0x9E3779B97F4A7C15ull;
+    x ^= x >> 29;
+    if (d < rate && (uint64_t)(((unsigned __int128)x * rate) >> 64) >= d)
         return;
     ts__record_block(reason, object, d, rate);
 }
