@@ -7,9 +7,11 @@
  *     runtime started: a program's own handler is left alone;
  *   - the socket is abstract ("\0taskscope.<pid>": nothing to clean up) and
  *     answers only peers with the process's uid, or root (SO_PEERCRED);
- *   - one request per connection, read with a timeout, so a silent client
- *     cannot stall the agent for long; replies are written by the agent
- *     thread and the connection closed. */
+ *   - one request per connection, read with a timeout, written with a
+ *     5 s send timeout, so a client that stops reading cannot stall the
+ *     agent (or the profile writers) for long;
+ *   - in a forked child the handler restores the default action and
+ *     re-raises: the parent's agent never answers for a child. */
 #include "profiler/agent.h"
 
 #include <errno.h>
@@ -33,9 +35,18 @@
 static int quit_pipe[2] = {-1, -1};
 static int listen_fd = -1;
 
+static pid_t agent_pid; /* the process whose agent thread reads the pipe */
+
 static void on_sigquit(int sig)
 {
     (void)sig;
+    if (getpid() != agent_pid) {
+        /* A forked child: its parent's agent must not answer for it, and it
+         * has none of its own; do what SIGQUIT would have done. */
+        signal(SIGQUIT, SIG_DFL);
+        raise(SIGQUIT);
+        return;
+    }
     int saved = errno;
     char c = 'q';
     if (write(quit_pipe[1], &c, 1) < 0) {
@@ -49,10 +60,16 @@ static void quit_dump(void)
     char c;
     if (read(quit_pipe[0], &c, 1) <= 0)
         return;
-    fflush(NULL);
-    fputs("SIGQUIT: quit\n\n", stderr);
-    ts__write_report(stderr, "goroutine", 2, false);
-    fflush(stderr);
+    /* Straight to fd 2: a thread blocked in stdio may hold a stream's
+     * lock for good. */
+    ts__flush_stdout_if_free();
+    struct ts__fd_stream s;
+    FILE *f = ts__fd_stream_open(&s, 2);
+    if (f) {
+        fputs("SIGQUIT: quit\n\n", f);
+        ts__write_report(f, "goroutine", 2, false);
+        ts__fd_stream_close(&s, f);
+    }
     const char *mode = getenv("TASKSCOPE_SIGQUIT");
     if (!mode || strcmp(mode, "dump") != 0)
         _exit(2);
@@ -116,6 +133,10 @@ static void serve_one(void)
     int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0)
         return;
+    /* A client that stops reading must not hold the writers (and the
+     * SIGQUIT dump) for more than a few seconds. */
+    struct timeval tmo = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof tmo);
     char req[256];
     struct ts__fd_stream out;
     FILE *f = NULL;
@@ -180,6 +201,7 @@ static bool take_sigquit(void)
 static void start_once(void)
 {
     const char *agent = getenv("TASKSCOPE_AGENT");
+    agent_pid = getpid();
     if (pipe2(quit_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
         return;
     if (agent && strcmp(agent, "1") == 0)

@@ -16,6 +16,7 @@
 #include "profiler/contention.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,8 +104,10 @@ static int64_t set_block_rate(int64_t rate)
     int64_t prev = __atomic_load_n(&block_rate_ns, __ATOMIC_RELAXED);
     if (rate < 0)
         return prev;
+    double t = (double)rate * ts__ticks_per_ns();
     uint64_t ticks = rate <= 1 ? (uint64_t)rate
-                               : (uint64_t)((double)rate * ts__ticks_per_ns());
+                     : t >= 18446744073709549568.0 ? UINT64_MAX /* clamp */
+                                                   : (uint64_t)t;
     __atomic_store_n(&block_rate_ns, rate, __ATOMIC_RELAXED);
     __atomic_store_n(&ts__block_rate_ticks, ticks ? ticks : (rate > 0),
                      __ATOMIC_RELAXED);
@@ -233,7 +236,13 @@ void ts__contention_init(void)
     tick0 = ts__ticks();
     nano0 = ts__nanotime();
     set_block_rate(env_int("TASKSCOPE_BLOCKPROFILERATE", DEFAULT_BLOCK_RATE_NS));
-    set_mutex_fraction((int)env_int("TASKSCOPE_MUTEXPROFILEFRACTION", 1));
+    int64_t frac = env_int("TASKSCOPE_MUTEXPROFILEFRACTION", 1);
+    if (frac > INT_MAX) {
+        fprintf(stderr, "taskscope: TASKSCOPE_MUTEXPROFILEFRACTION=%lld is "
+                        "too large; using %d\n", (long long)frac, INT_MAX);
+        frac = INT_MAX;
+    }
+    set_mutex_fraction((int)frac);
 }
 
 /* ---- profiles --------------------------------------------------------- */
@@ -300,7 +309,7 @@ int ts__contention_profile(struct ts__profile *p, bool mutex)
     return r;
 }
 
-void ts__contention_text(FILE *f, struct ts__symbolizer *sym, bool mutex)
+int ts__contention_text(FILE *f, struct ts__symbolizer *sym, bool mutex)
 {
     ts__contention_drain();
     double tpn = ts__ticks_per_ns();
@@ -325,5 +334,7 @@ void ts__contention_text(FILE *f, struct ts__symbolizer *sym, bool mutex)
         ts__text_frames(f, sym, pcs, depth);
     }
     pthread_mutex_unlock(&table_lock);
+    int r = idx ? 0 : ENOMEM;
     free(idx);
+    return r;
 }

@@ -34,8 +34,9 @@ void ts__contention_drain(void);
  * 1. Unsymbolized. 0 or an errno. */
 int ts__contention_profile(struct ts__profile *p, bool mutex);
 
-/* ts__contention_text: Go's legacy text ("--- contention:" / "--- mutex:"). */
-void ts__contention_text(FILE *f, struct ts__symbolizer *sym, bool mutex);
+/* ts__contention_text: Go's legacy text ("--- contention:" / "--- mutex:").
+ * 0, or ENOMEM when only the header could be written. */
+int ts__contention_text(FILE *f, struct ts__symbolizer *sym, bool mutex);
 
 /* ts__events_dropped: records lost to full rings or threads without one. */
 uint64_t ts__events_dropped(void);

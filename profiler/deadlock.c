@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "profiler/fdio.h"
 #include "profiler/goroutine.h"
 #include "profiler/tasks.h"
 #include "profiler/symbolize.h"
@@ -70,9 +71,13 @@ static __attribute__((noreturn)) void die(const struct ts__tasks *ts)
     struct ts__symbolizer *sym = NULL;
     if (ts__symbolizer_new(&sym) != 0)
         sym = NULL;
-    fflush(NULL); /* the program's own buffered output goes out first */
-    report(stderr, sym, ts, false);
-    fflush(stderr);
+    ts__flush_stdout_if_free(); /* the program's own output goes out first */
+    struct ts__fd_stream s;
+    FILE *err = ts__fd_stream_open(&s, 2);
+    if (err) {
+        report(err, sym, ts, false);
+        ts__fd_stream_close(&s, err);
+    }
     bool json;
     FILE *out = ts__leaks_out(&json);
     if (out) {

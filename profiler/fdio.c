@@ -85,3 +85,11 @@ int ts__fd_stream_close(struct ts__fd_stream *s, FILE *f)
     return s->err ? s->err : r;
 }
 
+
+void ts__flush_stdout_if_free(void)
+{
+    if (ftrylockfile(stdout) == 0) {
+        fflush_unlocked(stdout);
+        funlockfile(stdout);
+    }
+}

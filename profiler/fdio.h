@@ -27,4 +27,9 @@ FILE *ts__fd_stream_open(struct ts__fd_stream *s, int fd);
  * else 0 or the error of the flush. */
 int ts__fd_stream_close(struct ts__fd_stream *s, FILE *f);
 
+/* ts__flush_stdout_if_free: flush the program's stdout before a report on
+ * fd 2, unless another thread holds its lock (blocked in stdio: then the
+ * report must not wait for it). */
+void ts__flush_stdout_if_free(void);
+
 #endif

@@ -2,9 +2,9 @@
  *
  * Invariants:
  *   - output is one JSON object, valid for any input: every string goes
- *     through ts__json_str (control characters and non-ASCII bytes below
- *     0x20 escaped, quotes and backslashes escaped, bytes >= 0x80 passed
- *     as they are);
+ *     through ts__json_str (control characters escaped, quotes and
+ *     backslashes escaped, valid UTF-8 passed as it is, any other byte
+ *     written as U+FFFD);
  *   - field names and meanings are stable: new fields may be added, none
  *     renamed or removed (docs/json.md). */
 #include "profiler/json.h"
@@ -14,16 +14,42 @@
 #include "profiler/profile.h"
 #include "profiler/symbolize.h"
 
+/* utf8_len: the length of the valid UTF-8 sequence at p (1-4), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+    size_t n = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
+             : p[0] >= 0xe0                 ? 3
+             : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
+                                             : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((n == 3 && p[0] == 0xe0 && p[1] < 0xa0) ||  /* overlong */
+        (n == 3 && p[0] == 0xed && p[1] >= 0xa0) || /* surrogates */
+        (n == 4 && p[0] == 0xf0 && p[1] < 0x90) ||  /* overlong */
+        (n == 4 && p[0] == 0xf4 && p[1] >= 0x90))   /* > U+10FFFF */
+        return 0;
+    return n;
+}
+
 void ts__json_str(FILE *f, const char *s)
 {
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p;) {
+        if (*p == '"' || *p == '\\') {
+            fprintf(f, "\\%c", *p++);
+        } else if (*p < 0x20) {
+            fprintf(f, "\\u%04x", *p++);
+        } else if (*p < 0x80) {
+            fputc(*p++, f);
+        } else {
+            size_t n = utf8_len(p);
+            if (n)
+                fwrite(p, 1, n, f);
+            else
+                fputs("\\ufffd", f); /* not UTF-8: the replacement char */
+            p += n ? n : 1;
+        }
     }
     fputc('"', f);
 }

@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -81,6 +82,15 @@ static void add_idle(const void *mapping, uintptr_t lo, uintptr_t hi,
         w->idle[w->nidle++] = mapping;
         w->excl[w->nexcl++] = (struct ts__range){lo, hi};
     }
+}
+
+/* on_idle_stack: sp lies in a pooled task stack (excluded already). */
+static bool on_idle_stack(const struct work *w, uintptr_t sp)
+{
+    for (size_t i = 0; i < w->nexcl; i++)
+        if (sp >= w->excl[i].lo && sp < w->excl[i].hi)
+            return true;
+    return false;
 }
 
 /* idle_unchanged: every pooled mapping the pass excluded is still pooled
@@ -133,22 +143,47 @@ static size_t thread_sps(uintptr_t *sps, size_t max)
     return n;
 }
 
+/* task_stack_of: the snapshot task whose stack mapping holds sp, or NULL. */
+static const struct ts__tsnap *task_stack_of(const struct ts__tasks *ts,
+                                             uintptr_t sp)
+{
+    for (size_t i = 0; i < ts->n; i++)
+        if (sp >= ts->v[i].stack_lo &&
+            sp < ts->v[i].stack_hi + sizeof(struct ts_task))
+            return &ts->v[i];
+    return NULL;
+}
+
 /* add_dead_frames: below the stack pointer of a thread blocked in a
  * system call lie only dead frames, whose stale copies of channel
- * addresses (a scheduler's last park, say) would hide leaks: exclude them
- * from the thread's stack mapping, keeping the red zone. */
-static void add_dead_frames(struct work *w)
+ * addresses (a scheduler's last park, say) would hide leaks: exclude them,
+ * keeping the red zone, from that one stack. A task's stack is bounded by
+ * the snapshot (task stacks may share one /proc/self/maps line: guard
+ * regions do not split it); a thread's by its maps line (glibc's guard
+ * page does split). An sp on a pooled task stack, or nowhere known, is
+ * left alone. */
+static void add_dead_frames(struct work *w, const struct ts__tasks *ts)
 {
     uintptr_t sps[MAX_THREADS];
     size_t n = thread_sps(sps, MAX_THREADS);
-    FILE *maps = n ? fopen("/proc/self/maps", "re") : NULL;
+    FILE *maps = NULL;
+    for (size_t i = 0; i < n && w->nexcl < w->cap_excl; i++) {
+        const struct ts__tsnap *t = task_stack_of(ts, sps[i]);
+        if (t) {
+            if (sps[i] - t->stack_lo > 128)
+                w->excl[w->nexcl++] = (struct ts__range){t->stack_lo, sps[i] - 128};
+            sps[i] = 0; /* done */
+        }
+    }
+    maps = fopen("/proc/self/maps", "re");
     char line[512];
     while (maps && fgets(line, sizeof line, maps)) {
         unsigned long long lo, hi;
         if (sscanf(line, "%llx-%llx", &lo, &hi) != 2)
             continue;
         for (size_t i = 0; i < n && w->nexcl < w->cap_excl; i++)
-            if (sps[i] >= lo && sps[i] < hi && sps[i] - lo > 128)
+            if (sps[i] >= lo && sps[i] < hi && sps[i] - lo > 128 &&
+                !on_idle_stack(w, sps[i]))
                 w->excl[w->nexcl++] = (struct ts__range){(uintptr_t)lo,
                                                          sps[i] - 128};
     }
@@ -196,18 +231,32 @@ static bool plan(struct ts__tasks *ts, struct work *w)
     }
     ts__ring_foreach(add_ring, w);
     ts__introspect_idle_stacks(add_idle, w);
-    add_dead_frames(w);
+    add_dead_frames(w, ts);
     return true;
 }
 
 /* scan_once: one reachability pass; marks candidates live; true when any
  * changed. */
+/* chan_bytes: the allocation size of the channel at addr, read without
+ * dereferencing (it may have been freed since the snapshot), or 0. */
+static size_t chan_bytes(uintptr_t addr)
+{
+    struct ts_chan ch;
+    struct iovec local = {&ch, sizeof ch}, remote = {(void *)addr, sizeof ch};
+    if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)sizeof ch)
+        return 0;
+    return ts__chan_bytes(&ch);
+}
+
 static int scan_once(struct work *w, bool *changed)
 {
     for (size_t i = 0; i < w->nchans; i++) {
-        const struct ts_chan *ch = (const struct ts_chan *)w->chans[i];
+        size_t bytes = chan_bytes(w->chans[i]);
+        /* Unreadable: the channel is gone; a stale 1-byte target is
+         * harmless (its task's wait was torn and it will not be leaked
+         * unless both passes agree on the same wait). */
         w->targets[i] = (struct ts__reach_target){
-            w->chans[i], w->chans[i] + ts__chan_bytes(ch), false};
+            w->chans[i], w->chans[i] + (bytes ? bytes : 1), false};
     }
     int r = ts__reach_scan(w->targets, w->nchans, w->excl, w->nexcl);
     *changed = false;

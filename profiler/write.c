@@ -163,10 +163,8 @@ static int write_text(FILE *f, int k, int debug, bool json)
 {
     if (k == GOROUTINE || k == GOROUTINELEAK)
         return write_goroutine(f, k, debug, json);
-    if (!json && (k == BLOCK || k == MUTEX)) {
-        ts__contention_text(f, symbolizer(), k == MUTEX);
-        return 0;
-    }
+    if (!json && (k == BLOCK || k == MUTEX))
+        return ts__contention_text(f, symbolizer(), k == MUTEX);
     if (!json && (k == HEAP || k == ALLOCS))
         return ts__heap_write_text(f, symbolizer());
     if (!json && k == THREADCREATE) {

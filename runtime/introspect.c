@@ -64,6 +64,10 @@ static int wait_chans(const struct ts_task *t, int reason, const void *object,
     }
 }
 
+/* stack_snapshot: frames and waited channels of a switched-out task, read
+ * under its run_seq seqlock. The channels are kept only if the task still
+ * waits as info says (same reason, same object) inside the read: a task
+ * that woke and parked elsewhere in between reports them unknown. */
 static void stack_snapshot(const struct ts_task *t, struct ts_task_info *info,
                            const void *object)
 {
@@ -75,9 +79,12 @@ static void stack_snapshot(const struct ts_task *t, struct ts_task_info *info,
         if (s1 & 1)
             break;
         info->npcs = saved_stack(t, info->pcs, TS_INTROSPECT_MAX_PCS);
-        info->nchans = info->wait_reason
-                           ? wait_chans(t, info->wait_reason, object, info->chans)
-                           : -1;
+        bool same = info->wait_reason &&
+                    __atomic_load_n(&t->wait_reason, __ATOMIC_RELAXED) ==
+                        info->wait_reason &&
+                    __atomic_load_n(&t->wait_object, __ATOMIC_RELAXED) == object;
+        info->nchans = same ? wait_chans(t, info->wait_reason, object, info->chans)
+                            : -1;
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         info->stack_valid = __atomic_load_n(&t->run_seq, __ATOMIC_RELAXED) == s1;
     }

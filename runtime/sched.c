@@ -673,15 +673,17 @@ void ts__thread_sleeping(int delta)
     __atomic_add_fetch(&threads_parked, delta, __ATOMIC_SEQ_CST);
 }
 
+/* The count goes up before the unlock lets a waker in, and the waker takes
+ * it down when it sets the futex word: a thread woken but not yet running
+ * no longer counts as unable to wake anybody. */
 static void thread_park(struct ts_task *t, void (*unlockf)(void *), void *arg)
 {
     __atomic_store_n(&t->state, TS_TASK_WAITING, __ATOMIC_RELAXED);
+    ts__thread_sleeping(1);
     if (unlockf)
         unlockf(arg);
-    ts__thread_sleeping(1);
     while (__atomic_load_n(&t->wake_futex, __ATOMIC_ACQUIRE) == 0)
         ts__futex_wait_thread(&t->wake_futex, 0);
-    ts__thread_sleeping(-1);
     __atomic_store_n(&t->wake_futex, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&t->state, TS_TASK_RUNNING, __ATOMIC_RELAXED);
 }
@@ -754,7 +756,8 @@ void ts__park(int reason, const void *object, void (*unlockf)(void *),
 void ts__ready(struct ts_task *t)
 {
     if (t->kind == TS__KIND_THREAD) {
-        __atomic_store_n(&t->wake_futex, 1, __ATOMIC_RELEASE);
+        if (__atomic_exchange_n(&t->wake_futex, 1, __ATOMIC_ACQ_REL) == 0)
+            ts__thread_sleeping(-1);
         ts__futex_wake(&t->wake_futex, 1);
         return;
     }

@@ -206,8 +206,9 @@ struct ts__quiet {
 bool ts__sched_quiet(struct ts__quiet *q);
 /* ts__sched_idle: every M idle and no task runnable, this instant. */
 bool ts__sched_idle(void);
-/* ts__thread_sleeping: a plain thread begins (+1) or ends (-1) a sleep in
- * the runtime that only a task can end. */
+/* ts__thread_sleeping: a plain thread is about to sleep in the runtime
+ * until a task wakes it (+1, before anyone can wake it), or its waker has
+ * woken it (-1, by the waker: a woken thread counts as awake at once). */
 void ts__thread_sleeping(int delta);
 __attribute__((noreturn)) void ts__task_exit(struct ts_task *t);
 

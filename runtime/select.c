@@ -336,14 +336,17 @@ int ts_select_deadline(ts_select_case_t *cases, size_t n, int flags,
 /* ts__select_chans: for the leak detector, the channels of the select that
  * task t is parked in (object: its wait object). Reads the parked task's
  * stack: the caller holds t's list lock and validates with t->run_seq.
- * -1 when the select's waiters are not on t's stack (a large select keeps
- * them on the heap): unknown. */
+ * -1 (unknown, so never leaked) when the select has a deadline (its timer
+ * will wake it) or its waiters are not on t's stack (a large select keeps
+ * them on the heap). */
 int ts__select_chans(const struct ts_task *t, const void *object,
                      uintptr_t *out, int max)
 {
     const struct sel *s = object;
     uintptr_t lo = (uintptr_t)t->stack.lo, hi = (uintptr_t)t->stack.hi;
     if ((uintptr_t)s < lo || (uintptr_t)(s + 1) > hi)
+        return -1;
+    if (s->deadline != INT64_MAX)
         return -1;
     uint32_t n = s->n;
     const struct ts__waiter *w = s->waiters;

@@ -177,6 +177,7 @@ static void run_main_task(void *p)
     struct run_main *r = p;
     r->result = r->fn(r->arg);
     ts__race_release(r); /* main_fn happens before ts_run returns */
+    ts__thread_sleeping(-1); /* the waiter counts as awake from now on */
     __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
     ts__futex_wake(&r->done, 1);
 }
@@ -190,11 +191,10 @@ int ts_run(int (*main_fn)(void *), void *arg)
                                      (uintptr_t)__builtin_return_address(0));
     if (!t)
         ts__fatal("taskscope: ts_run: cannot allocate the main task's stack");
+    ts__thread_sleeping(1); /* until run_main_task wakes us */
     ts__ready(t);
-    ts__thread_sleeping(1);
     while (__atomic_load_n(&r.done, __ATOMIC_ACQUIRE) == 0)
         ts__futex_wait_thread(&r.done, 0);
-    ts__thread_sleeping(-1);
     ts__race_acquire(&r);
     return r.result;
 }

@@ -1751,6 +1751,133 @@ static void test_label_values_are_quoted_in_text_and_json(void **state)
 }
 
 /* ======================================================================
+ * goroutineleak: no false positives (found by review)
+ * ==================================================================== */
+
+/* A task holding a channel, asleep, will still send: its receiver is not
+ * leaked, even when the profile is asked for from a task (whose worker
+ * thread then sleeps in a system call: the dead frames below its stack
+ * pointer are excluded, never a neighbouring task's stack). */
+struct holder {
+    ts_chan_t *ch; /* only this task and the receiver know it */
+    int64_t delay;
+    ts_chan_t *done;
+};
+
+static void holder_task(void *arg)
+{
+    struct holder *h = arg;
+    ts_chan_t *ch = h->ch;
+    h->ch = NULL; /* no copy left in the test's memory */
+    ts_sleep(h->delay);
+    int v = 42;
+    ts_chan_send(ch, &v);
+    ts_chan_close(h->done);
+}
+
+static void held_receiver_task(void *arg)
+{
+    int v;
+    ts_chan_recv(arg, &v, NULL);
+}
+
+static int leak_not_reported_main(void *arg)
+{
+    struct buf *b = arg;
+    ts_chan_t *ch = ts_chan_make(sizeof(int), 0);
+    struct holder *h = malloc(sizeof *h);
+    TT_CHECK(h != NULL);
+    h->ch = ch;
+    h->delay = 300 * TS_MILLISECOND;
+    h->done = ts_chan_make(0, 0);
+    ts_go(held_receiver_task, ch);
+    ts_go(holder_task, h);
+    ch = NULL;
+    ts_sleep(50 * TS_MILLISECOND);
+    TT_CHECK(capture("goroutineleak", 2, b));
+    TT_CHECK_EQ(tt_recv_within(h->done, NULL, NULL, TT_SOON), 0);
+    ts_chan_release(h->done);
+    free(h);
+    return 0;
+}
+
+static void test_goroutineleak_spares_a_channel_held_by_a_sleeper(void **state)
+{
+    (void)state;
+    struct buf b;
+    assert_int_equal(ts_run(leak_not_reported_main, &b), 0);
+    tt_end(0);
+    if (b.rc != 0 || strstr(b.p, "(leaked)"))
+        fail_msg("rc %d; a receiver whose sender sleeps was reported:\n%s",
+                 b.rc, b.p);
+    buf_free(&b);
+    tp_end();
+}
+
+/* A select with a deadline wakes by itself: never leaked, even when its
+ * channel is referenced by nobody else. */
+static void deadline_select_task(void *arg)
+{
+    ts_chan_t *ch = ts_chan_make(sizeof(int), 0);
+    int v;
+    ts_select_case_t c[] = {TS_RECV_CASE(ch, &v), TS_RECV_CASE(ch, &v)};
+    int r = ts_select_deadline(c, 2, 0, ts_now() + (int64_t)(intptr_t)arg);
+    TT_CHECK_EQ(r, TS_SELECT_TIMEOUT);
+    ts_chan_release(ch);
+}
+
+static int deadline_select_main(void *arg)
+{
+    struct buf *b = arg;
+    ts_go(deadline_select_task, (void *)(intptr_t)(400 * TS_MILLISECOND));
+    ts_sleep(50 * TS_MILLISECOND);
+    TT_CHECK(capture("goroutineleak", 2, b));
+    ts_sleep(500 * TS_MILLISECOND);
+    return 0;
+}
+
+static void test_goroutineleak_spares_a_select_with_deadline(void **state)
+{
+    (void)state;
+    struct buf b;
+    assert_int_equal(ts_run(deadline_select_main, &b), 0);
+    tt_end(0);
+    if (b.rc != 0 || strstr(b.p, "(leaked)"))
+        fail_msg("rc %d; a select with a deadline was reported:\n%s", b.rc,
+                 b.p);
+    buf_free(&b);
+    tp_end();
+}
+
+/* JSON stays valid UTF-8 whatever bytes a label holds. */
+static int bad_utf8_label_main(void *arg)
+{
+    TT_CHECK_EQ(ts_set_label("k", "a\xff\xc3(b"), 0);
+    TT_CHECK(capture("goroutine", CAP_JSON, arg));
+    TT_CHECK_EQ(ts_set_label("k", NULL), 0);
+    return 0;
+}
+
+static void test_json_replaces_invalid_utf8(void **state)
+{
+    (void)state;
+    struct buf b;
+    assert_int_equal(ts_run(bad_utf8_label_main, &b), 0);
+    tt_end(0);
+    const char *path = tmp_file_with(b.p, b.n);
+    int rc = run_python(
+        "import json,sys\n"
+        "d=json.loads(open(sys.argv[1],'rb').read().decode('utf-8'))\n"
+        "assert any(t['labels'].get('k')=='a\\ufffd\\ufffd(b' for t in d['tasks'])\n",
+        path);
+    unlink(path);
+    buf_free(&b);
+    if (rc != 0 && rc != 127)
+        fail_msg("JSON with a non-UTF-8 label: python3 exit %d", rc);
+    tp_end();
+}
+
+/* ======================================================================
  * block profile
  * ==================================================================== */
 
@@ -2689,6 +2816,9 @@ int main(int argc, char **argv)
         TP_TEST(test_goroutine_dump_task_that_never_ran),
         TP_TEST(test_set_label_semantics),
         TP_TEST(test_label_values_are_quoted_in_text_and_json),
+        TP_TEST(test_goroutineleak_spares_a_channel_held_by_a_sleeper),
+        TP_TEST(test_goroutineleak_spares_a_select_with_deadline),
+        TP_TEST(test_json_replaces_invalid_utf8),
         TP_TEST(test_block_profile_records_channel_wait),
         TP_TEST(test_block_profile_excludes_sleep),
         TP_TEST(test_block_profile_rate0_records_nothing),
