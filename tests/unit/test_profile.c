@@ -2330,8 +2330,15 @@ static void test_profile_env_unknown_name_reported_at_start(void **state)
     const char *body = strstr(c.err, "BODY\n");
     assert_non_null(body);
     assert_true(e < body); /* at start, not at exit */
-    /* one line: the error line is the only line before BODY */
-    assert_int_equal(count_str(c.err, "\n"), 2);
+    /* one line: the error line is the only line before BODY (sanitizer
+     * runtimes' own "==pid==" lines aside) */
+    int ours = 0;
+    for (const char *l = c.err; *l && l < body; l = strchr(l, '\n') + 1) {
+        ours += strncmp(l, "==", 2) != 0;
+        if (!strchr(l, '\n'))
+            break;
+    }
+    assert_int_equal(ours, 1);
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/goroutine.pb.gz", dir);
     struct pb *d = pb_from_file(path); /* the valid name still written */
@@ -2784,6 +2791,16 @@ static const struct tt_scenario scenarios[] = {
     {"thread_sends_much_later", scenario_thread_sends_much_later},
     {"timer_wakes", scenario_timer_wakes},
 };
+
+#if defined(__SANITIZE_ADDRESS__)
+/* The scenario children end, as a Go program may, with tasks still blocked
+ * on channels that nobody frees; LeakSanitizer would fail them for it. */
+const char *__lsan_default_options(void);
+const char *__lsan_default_options(void)
+{
+    return "detect_leaks=0";
+}
+#endif
 
 int main(int argc, char **argv)
 {
