@@ -77,6 +77,7 @@
 #include "profiler/profile.h"
 #include "profiler/record.h"
 #include "profiler/stackid.h"
+#include "profiler/unwind.h"
 #include "profiler/text.h"
 
 #define LIVE_GROUP 16
@@ -354,8 +355,9 @@ __attribute__((noinline)) static void alloc_slow(void *p, size_t size,
     if (!take_sample(&sampler, size))
         return;
     uint64_t pcs[TS__STACK_MAX_DEPTH];
-    /* + 2: alloc_slow's and ts__heap_on_alloc's own frames. */
-    size_t n = ts__capture_current(pcs, TS__STACK_MAX_DEPTH, skip + 2);
+    /* + 2: alloc_slow's and ts__heap_on_alloc's own frames. A sampled
+     * allocation is rare: unwind through frame-pointer-less code too. */
+    size_t n = ts__capture_unwind(pcs, TS__STACK_MAX_DEPTH, skip + 2);
     record_sample(p, size, ts__stackid_intern(pcs, n));
 }
 

@@ -13,6 +13,7 @@
 #include "profiler/record.h"
 #include "profiler/stackid.h"
 #include "profiler/text.h"
+#include "profiler/unwind.h"
 #include "runtime/sched.h"
 
 #define MAX_THREADS (TS__MAX_PROCS + 16)
@@ -20,10 +21,12 @@
 static uint32_t ids[MAX_THREADS]; /* atomic */
 static uint32_t nids;             /* atomic: slots claimed */
 
+/* Cold, and the creation sites run through glibc (pthread_once), which has
+ * no frame pointers: libunwind walks it. */
 __attribute__((noinline)) void ts__record_thread_create(void)
 {
     uint64_t pcs[TS__STACK_MAX_DEPTH];
-    size_t n = ts__capture_current(pcs, TS__STACK_MAX_DEPTH, 1);
+    size_t n = ts__capture_unwind(pcs, TS__STACK_MAX_DEPTH, 1);
     uint32_t slot = __atomic_fetch_add(&nids, 1, __ATOMIC_RELAXED);
     if (slot < MAX_THREADS)
         __atomic_store_n(&ids[slot], ts__stackid_intern(pcs, n),

@@ -7,6 +7,7 @@
  *     they do wherever libdw finds nothing.
  *   - The pprof encoder (profiler/pprof.c: protobuf-c, zlib): the
  *     stand-ins fail with ENOSYS; the smoke test writes no profile.
+ *   - libunwind (profiler/unwind.c): the frame-pointer walk stands in.
  *   - madvise, wrapped with -Wl,--wrap=madvise: qemu-user (7.2) answers
  *     every madvise with 0 and does nothing, so MADV_GUARD_INSTALL would seem
  *     to install a guard region and leave none. The wrapper answers EINVAL,
@@ -18,6 +19,8 @@
 #include <stdint.h>
 
 #include "profiler/pprof.h"
+#include "profiler/record.h"
+#include "profiler/unwind.h"
 #include "profiler/symbolize.h"
 
 int ts__symbolizer_new(struct ts__symbolizer **out)
@@ -90,6 +93,14 @@ int ts__pprof_write(const struct ts__profile *p, int fd)
     (void)p;
     (void)fd;
     return ENOSYS;
+}
+
+__attribute__((noinline)) size_t ts__capture_unwind(uint64_t *pcs, size_t max,
+                                                    size_t skip)
+{
+    size_t n = ts__capture_current(pcs, max, skip + 1);
+    __asm__ __volatile__("" ::: "memory"); /* keep this frame: skip counts it */
+    return n;
 }
 
 #define GUARD_INSTALL 102 /* MADV_GUARD_INSTALL, Linux 6.13 uapi */
