@@ -72,50 +72,6 @@ struct dprof {
     size_t ncomment;
 };
 
-struct rd {
-    const uint8_t *p, *end;
-};
-
-static uint64_t rd_varint(struct rd *r)
-{
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (r->p >= r->end)
-            fail_msg("truncated varint");
-        uint8_t b = *r->p++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return v;
-    }
-    fail_msg("varint longer than 10 bytes");
-    return 0;
-}
-
-/* Next field of r: false at the end. Wire 0 sets *v, wire 2 sets *sub;
- * the profile has no other wire types. */
-static bool rd_field(struct rd *r, uint32_t *field, uint32_t *wire, uint64_t *v,
-                     struct rd *sub)
-{
-    if (r->p >= r->end)
-        return false;
-    uint64_t key = rd_varint(r);
-    *field = (uint32_t)(key >> 3);
-    *wire = (uint32_t)(key & 7);
-    if (*wire == 0) {
-        *v = rd_varint(r);
-    } else if (*wire == 2) {
-        uint64_t len = rd_varint(r);
-        if (len > (uint64_t)(r->end - r->p))
-            fail_msg("field %u: length %llu past the end", *field,
-                     (unsigned long long)len);
-        sub->p = r->p;
-        sub->end = r->p + len;
-        r->p += len;
-    } else {
-        fail_msg("field %u: unexpected wire type %u", *field, *wire);
-    }
-    return true;
-}
 
 /* A repeated integer field, packed (wire 2) or not (wire 0). */
 static void rd_repeated(uint32_t wire, uint64_t v, struct rd *sub,

@@ -128,4 +128,53 @@ static TT_UNUSED void tp_end(void)
                  tp_fd_baseline);
 }
 
+
+/* ---- protobuf wire reading (test_pprof.c and test_profile.c decode the
+ * profiles they check with these, independently of protobuf-c) ---- */
+
+struct rd {
+    const uint8_t *p, *end;
+};
+
+static TT_UNUSED uint64_t rd_varint(struct rd *r)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (r->p >= r->end)
+            fail_msg("protobuf: truncated varint");
+        uint8_t b = *r->p++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return v;
+    }
+    fail_msg("protobuf: varint longer than 10 bytes");
+    return 0;
+}
+
+/* rd_field: the next field of r: its number and wire type, and its value
+ * (wire 0) or its bytes as *sub (wire 2); false at the end of r. */
+static TT_UNUSED bool rd_field(struct rd *r, uint32_t *field, uint32_t *wire,
+                               uint64_t *v, struct rd *sub)
+{
+    if (r->p >= r->end)
+        return false;
+    uint64_t key = rd_varint(r);
+    *field = (uint32_t)(key >> 3);
+    *wire = (uint32_t)(key & 7);
+    if (*wire == 0) {
+        *v = rd_varint(r);
+    } else if (*wire == 2) {
+        uint64_t len = rd_varint(r);
+        if (len > (uint64_t)(r->end - r->p))
+            fail_msg("protobuf: field %u: length %llu past the end", *field,
+                     (unsigned long long)len);
+        sub->p = r->p;
+        sub->end = r->p + len;
+        r->p += len;
+    } else {
+        fail_msg("protobuf: field %u: unexpected wire type %u", *field, *wire);
+    }
+    return true;
+}
+
 #endif
