@@ -72,7 +72,6 @@ struct dprof {
     size_t ncomment;
 };
 
-
 /* A repeated integer field, packed (wire 2) or not (wire 0). */
 static void rd_repeated(uint32_t wire, uint64_t v, struct rd *sub,
                         uint64_t *out, size_t *n)

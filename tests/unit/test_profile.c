@@ -83,7 +83,6 @@ struct pb {
      assert_non_null(arr), memset(&(arr)[(n)], 0, sizeof *(arr)),          \
      &(arr)[(n)++])
 
-
 static void rd_u64s(uint32_t wire, uint64_t v, struct rd *sub, uint64_t **out,
                     size_t *n)
 {
