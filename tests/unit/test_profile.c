@@ -2733,6 +2733,103 @@ static void test_deadlock_detection_disabled_by_env(void **state)
 }
 
 /* ======================================================================
+ * ts_leakcheck and TASKSCOPE_BLOCKED_WARN
+ * ==================================================================== */
+
+TP_NOINLINE static void leakcheck_waiter(void *arg)
+{
+    ts_chan_recv(arg, NULL, NULL);
+    TP_NO_TAIL_CALL();
+}
+
+/* A task created after the snapshot and still blocked is counted and
+ * dumped; once it ends, the same check is clean. */
+static int leakcheck_main(void *arg)
+{
+    (void)arg;
+    ts_leakcheck_snapshot();
+    ts_chan_t *ch = ts_chan_make(0, 0);
+    ts_go(leakcheck_waiter, ch);
+    printf("FIRST %d\n", ts_leakcheck(50 * TS_MILLISECOND));
+    fflush(stderr);
+    fprintf(stderr, "SECOND\n");
+    ts_chan_close(ch);
+    printf("SECOND %d\n", ts_leakcheck(5 * TS_SECOND));
+    ts_chan_release(ch);
+    return 0;
+}
+
+static int scenario_leakcheck(void)
+{
+    return ts_run(leakcheck_main, NULL);
+}
+
+static void test_leakcheck_counts_and_dumps_new_tasks(void **state)
+{
+    (void)state;
+    struct tt_child c;
+    tt_child("leakcheck", NULL, &c);
+    tt_expect_child_ok("leakcheck", &c);
+    if (!strstr(c.out, "FIRST 1\n") || !strstr(c.out, "SECOND 0\n"))
+        fail_msg("want FIRST 1 and SECOND 0, stdout:\n%s", c.out);
+    const char *second = strstr(c.err, "SECOND\n");
+    const char *head = strstr(c.err, "ts_leakcheck: 1 unexpected task still alive");
+    const char *task = strstr(c.err, " [chan receive]:\nts__park(...)");
+    const char *fn = strstr(c.err, "\nleakcheck_waiter(...)\n");
+    if (!second || !head || !task || !fn || head > second || fn > second)
+        fail_msg("want one dump of leakcheck_waiter before SECOND, stderr:\n%s",
+                 c.err);
+    assert_null(strstr(second, "unexpected")); /* the second check is clean */
+    tp_end();
+}
+
+/* A task blocked past TASKSCOPE_BLOCKED_WARN is reported once for that
+ * wait, with its stack; a bad value is named at start and ignored. */
+TP_NOINLINE static void long_waiter(void *arg)
+{
+    ts_chan_recv(arg, NULL, NULL);
+    TP_NO_TAIL_CALL();
+}
+
+static int blocked_warn_main(void *arg)
+{
+    (void)arg;
+    ts_chan_t *ch = ts_chan_make(0, 0);
+    ts_go(long_waiter, ch);
+    ts_sleep(700 * TS_MILLISECOND); /* several checks after the threshold */
+    ts_chan_close(ch);
+    ts_chan_release(ch);
+    return 0;
+}
+
+static int scenario_blocked_warn(void)
+{
+    return ts_run(blocked_warn_main, NULL);
+}
+
+static void test_blocked_warn_reports_each_wait_once(void **state)
+{
+    (void)state;
+    const char *const env[] = {"TASKSCOPE_BLOCKED_WARN=100ms", NULL};
+    struct tt_child c;
+    tt_child("blocked_warn", env, &c);
+    tt_expect_child_ok("blocked_warn", &c);
+    if (count_str(c.err, "blocked longer than TASKSCOPE_BLOCKED_WARN") < 1 ||
+        count_str(c.err, "\nlong_waiter(...)\n") != 1)
+        fail_msg("want long_waiter reported exactly once, stderr:\n%s", c.err);
+    /* the main task's sleep is a wait too: at most one report */
+    assert_true(count_str(c.err, "\nblocked_warn_main(...)\n") <= 1);
+
+    const char *const bad[] = {"TASKSCOPE_BLOCKED_WARN=soon", NULL};
+    tt_child("blocked_warn", bad, &c);
+    tt_expect_child_ok("blocked_warn", &c);
+    if (!strstr(c.err, "ignoring TASKSCOPE_BLOCKED_WARN=soon") ||
+        strstr(c.err, "long_waiter"))
+        fail_msg("want the bad value named and no report, stderr:\n%s", c.err);
+    tp_end();
+}
+
+/* ======================================================================
  * main
  * ==================================================================== */
 
@@ -2748,6 +2845,8 @@ static const struct tt_scenario scenarios[] = {
     {"thread_sends_later", scenario_thread_sends_later},
     {"thread_sends_much_later", scenario_thread_sends_much_later},
     {"timer_wakes", scenario_timer_wakes},
+    {"leakcheck", scenario_leakcheck},
+    {"blocked_warn", scenario_blocked_warn},
 };
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -2794,6 +2893,8 @@ int main(int argc, char **argv)
         TP_TEST(test_goroutineleak_spares_a_channel_held_by_a_sleeper),
         TP_TEST(test_goroutineleak_spares_a_select_with_deadline),
         TP_TEST(test_json_replaces_invalid_utf8),
+        TP_TEST(test_leakcheck_counts_and_dumps_new_tasks),
+        TP_TEST(test_blocked_warn_reports_each_wait_once),
         TP_TEST(test_block_profile_records_channel_wait),
         TP_TEST(test_block_profile_excludes_sleep),
         TP_TEST(test_block_profile_rate0_records_nothing),
