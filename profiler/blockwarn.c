@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "profiler/goroutine.h"
-#include "profiler/symbolize.h"
 #include "profiler/tasks.h"
+#include "profiler/write.h"
 #include "runtime/introspect.h"
 #include "runtime/sched.h"
 
@@ -83,14 +83,11 @@ static void check(void)
         still[nstill++] = (struct wait){s->id, s->wait_since};
     }
     if (nnew) {
-        struct ts__symbolizer *sym = NULL;
-        ts__symbolizer_new(&sym);
         fprintf(stderr, "taskscope: %zu task%s blocked longer than "
                         "TASKSCOPE_BLOCKED_WARN (%.3gs):\n\n", nnew,
                 nnew == 1 ? "" : "s", (double)threshold / 1e9);
-        ts__goroutine_dump(stderr, sym, &ts, TS__G_MARKED);
+        ts__write_tasks(stderr, &ts, TS__G_MARKED, false, NULL);
         fputc('\n', stderr);
-        ts__symbolizer_free(sym);
     }
     if (still) {
         free(warned);

@@ -216,33 +216,14 @@ uint64_t ts__events_dropped(void)
 
 /* ---- start-up ---------------------------------------------------------- */
 
-static int64_t env_int(const char *name, int64_t dflt)
-{
-    const char *s = getenv(name);
-    char *end;
-    if (!s || !*s)
-        return dflt;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || v < 0) {
-        fprintf(stderr, "taskscope: ignoring %s=%s: not a count\n", name, s);
-        return dflt;
-    }
-    return v;
-}
-
 void ts__contention_init(void)
 {
     tick0 = ts__ticks();
     nano0 = ts__nanotime();
-    set_block_rate(env_int("TASKSCOPE_BLOCKPROFILERATE", DEFAULT_BLOCK_RATE_NS));
-    int64_t frac = env_int("TASKSCOPE_MUTEXPROFILEFRACTION", 1);
-    if (frac > INT_MAX) {
-        fprintf(stderr, "taskscope: TASKSCOPE_MUTEXPROFILEFRACTION=%lld is "
-                        "too large; using %d\n", (long long)frac, INT_MAX);
-        frac = INT_MAX;
-    }
-    set_mutex_fraction((int)frac);
+    set_block_rate(ts__env_long("TASKSCOPE_BLOCKPROFILERATE",
+                                DEFAULT_BLOCK_RATE_NS, 0, LONG_MAX, false));
+    set_mutex_fraction((int)ts__env_long("TASKSCOPE_MUTEXPROFILEFRACTION", 1, 0,
+                                         INT_MAX, false));
 }
 
 /* ---- profiles --------------------------------------------------------- */

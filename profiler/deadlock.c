@@ -22,8 +22,8 @@
 #include "profiler/fdio.h"
 #include "profiler/goroutine.h"
 #include "profiler/tasks.h"
-#include "profiler/symbolize.h"
 #include "profiler/threadcreate.h"
+#include "profiler/write.h"
 #include "runtime/introspect.h"
 #include "runtime/sched.h"
 
@@ -55,33 +55,26 @@ FILE *ts__leaks_out(bool *json)
     return path && *path ? fopen(path, "a") : NULL;
 }
 
-static void report(FILE *f, struct ts__symbolizer *sym,
-                   const struct ts__tasks *ts, bool json)
+static void report(FILE *f, const struct ts__tasks *ts, bool json)
 {
-    if (json) {
-        ts__goroutine_json(f, sym, ts, TS__G_ALL, "deadlock");
-        return;
-    }
-    fputs("fatal error: all goroutines are asleep - deadlock!\n\n", f);
-    ts__goroutine_dump(f, sym, ts, TS__G_ALL);
+    if (!json)
+        fputs("fatal error: all goroutines are asleep - deadlock!\n\n", f);
+    ts__write_tasks(f, ts, TS__G_ALL, json, "deadlock");
 }
 
 static __attribute__((noreturn)) void die(const struct ts__tasks *ts)
 {
-    struct ts__symbolizer *sym = NULL;
-    if (ts__symbolizer_new(&sym) != 0)
-        sym = NULL;
     ts__flush_stdout_if_free(); /* the program's own output goes out first */
     struct ts__fd_stream s;
     FILE *err = ts__fd_stream_open(&s, 2);
     if (err) {
-        report(err, sym, ts, false);
+        report(err, ts, false);
         ts__fd_stream_close(&s, err);
     }
     bool json;
     FILE *out = ts__leaks_out(&json);
     if (out) {
-        report(out, sym, ts, json);
+        report(out, ts, json);
         fclose(out);
     }
     _exit(2);

@@ -81,6 +81,15 @@ static bool parse(const char *list)
     return nnames > 0;
 }
 
+static void leaks_report(FILE *f, const struct ts__tasks *ts, bool json)
+{
+    int n = ts__leaks_count(ts);
+    if (!json)
+        fprintf(f, "taskscope: %d leaked task%s (blocked on channels nothing "
+                   "else can reach):\n\n", n, n == 1 ? "" : "s");
+    ts__write_tasks(f, ts, TS__G_LEAKED, json, "goroutineleak");
+}
+
 /* leaks_at_exit: for `taskscope leaks`: the leaked tasks, if any, into
  * TASKSCOPE_LEAKS_OUT. */
 static void leaks_at_exit(void)
@@ -101,7 +110,7 @@ static void leaks_at_exit(void)
         fprintf(stderr, "taskscope: leak check at exit failed: %s\n",
                 strerror(r));
     else if (ts__leaks_count(&ts) > 0)
-        ts__leaks_report(out, &ts, json);
+        leaks_report(out, &ts, json);
     ts__tasks_free(&ts);
     fclose(out);
 }

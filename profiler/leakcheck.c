@@ -18,8 +18,8 @@
 #include <time.h>
 
 #include "profiler/goroutine.h"
-#include "profiler/symbolize.h"
 #include "profiler/tasks.h"
+#include "profiler/write.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t *known; /* sorted ids */
@@ -81,12 +81,9 @@ int ts_leakcheck(int64_t timeout_ns)
         int n = mark_new(&ts);
         if (n == 0 || waited >= timeout_ns) {
             if (n > 0) {
-                struct ts__symbolizer *sym = NULL;
-                ts__symbolizer_new(&sym);
                 fprintf(stderr, "taskscope: ts_leakcheck: %d unexpected "
                                 "task%s still alive:\n\n", n, n == 1 ? "" : "s");
-                ts__goroutine_dump(stderr, sym, &ts, TS__G_MARKED);
-                ts__symbolizer_free(sym);
+                ts__write_tasks(stderr, &ts, TS__G_MARKED, false, NULL);
             }
             ts__tasks_free(&ts);
             return n;

@@ -14,12 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <taskscope/task.h>
 
 #include "profiler/record.h"
 #include "runtime/introspect.h"
 #include "runtime/labels.h"
+#include "runtime/sched.h"
 
 /* resize: realloc, or for a private snapshot mmap + copy + munmap, so no
  * freed block keeps a copy of what the snapshot held. */
@@ -146,13 +146,6 @@ static void sort_by_id(struct ts__tsnap *v, size_t n)
     }
 }
 
-static int64_t coarse_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 int ts__tasks_collect(struct ts__tasks *ts)
 {
     return ts__tasks_collect_private(ts, false);
@@ -166,7 +159,7 @@ int ts__tasks_collect_private(struct ts__tasks *ts, bool private_memory)
     c.self = ts_self();
     c.self_n = c.self ? ts__capture_current(c.self_pcs, TS_INTROSPECT_MAX_PCS, 0)
                       : 0;
-    ts->now = coarse_now();
+    ts->now = ts__coarse_now();
     /* Room for the tasks there are now, plus a margin, in one go: growing
      * by doubling copies (and, on this kind of VM, faults) twice as much. */
     size_t expect = (size_t)ts_num_tasks() + 64;

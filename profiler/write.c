@@ -228,16 +228,13 @@ int ts_profile_write_json(const char *name, int fd)
     return write_stream(name, fd, 0, true);
 }
 
-void ts__leaks_report(FILE *f, const struct ts__tasks *ts, bool json)
+void ts__write_tasks(FILE *f, const struct ts__tasks *ts,
+                     enum ts__gfilter which, bool json, const char *name)
 {
     pthread_mutex_lock(&write_lock);
-    if (json) {
-        ts__goroutine_json(f, symbolizer(), ts, TS__G_LEAKED, "goroutineleak");
-    } else {
-        int n = ts__leaks_count(ts);
-        fprintf(f, "taskscope: %d leaked task%s (blocked on channels nothing "
-                   "else can reach):\n\n", n, n == 1 ? "" : "s");
-        ts__goroutine_dump(f, symbolizer(), ts, TS__G_LEAKED);
-    }
+    if (json)
+        ts__goroutine_json(f, symbolizer(), ts, which, name);
+    else
+        ts__goroutine_dump(f, symbolizer(), ts, which);
     pthread_mutex_unlock(&write_lock);
 }

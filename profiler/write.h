@@ -15,10 +15,16 @@ int ts__write_report(FILE *f, const char *name, int debug, bool json);
 /* ts__profile_known: whether name is a profile ts_profile_write knows. */
 bool ts__profile_known(const char *name);
 
+#include "profiler/goroutine.h"
+
 struct ts__tasks;
 
-/* ts__leaks_report: the leaked tasks of ts (leaks.h) as a text dump with a
- * one-line header, or as JSON. Takes the writer lock. */
-void ts__leaks_report(FILE *f, const struct ts__tasks *ts, bool json);
+/* ts__write_tasks: the tasks of a snapshot that filter which selects, as
+ * Go's dump (debug=2) or, with json, as the JSON report named name; with
+ * the writers' symbolizer, under the writer lock. For the reports that
+ * choose their tasks themselves (leaks, ts_leakcheck, blocked warnings, the
+ * deadlock): they print their own header first. */
+void ts__write_tasks(FILE *f, const struct ts__tasks *ts,
+                     enum ts__gfilter which, bool json, const char *name);
 
 #endif

@@ -650,7 +650,7 @@ struct ts_task *ts__current_task(void)
     return m ? m->curr : NULL;
 }
 
-static int64_t coarse_now(void)
+int64_t ts__coarse_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
@@ -661,7 +661,7 @@ static void set_wait(struct ts_task *t, int reason, const void *object)
 {
     __atomic_store_n(&t->wait_reason, reason, __ATOMIC_RELAXED);
     __atomic_store_n(&t->wait_object, object, __ATOMIC_RELAXED);
-    __atomic_store_n(&t->wait_since, reason ? coarse_now() : 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->wait_since, reason ? ts__coarse_now() : 0, __ATOMIC_RELAXED);
 }
 
 /* Plain threads asleep in the runtime (thread_park, ts_run's wait): the
@@ -879,8 +879,8 @@ static void *sysmon_main(void *arg)
 /* ------------------------------------------------------------------------
  * Start-up. */
 
-static long env_long(const char *name, long def, long min, long max,
-                     bool size_suffix)
+long ts__env_long(const char *name, long def, long min, long max,
+                  bool size_suffix)
 {
     const char *s = getenv(name);
     if (!s || !*s)
@@ -915,8 +915,8 @@ static void start(void)
         ncpu = 1;
     if (ncpu > TS__MAX_PROCS)
         ncpu = TS__MAX_PROCS;
-    sched.nprocs = (int)env_long("TASKSCOPE_PROCS", ncpu, 1, TS__MAX_PROCS, false);
-    ts__stack_config((size_t)env_long("TASKSCOPE_STACK", 256 * 1024, 16 * 1024,
+    sched.nprocs = (int)ts__env_long("TASKSCOPE_PROCS", ncpu, 1, TS__MAX_PROCS, false);
+    ts__stack_config((size_t)ts__env_long("TASKSCOPE_STACK", 256 * 1024, 16 * 1024,
                                       1L << 30, true),
                      sizeof(struct ts_task));
     ts__tasks_init();

@@ -232,6 +232,16 @@ bool ts__timer_disarm(struct ts__timer *t);
 void ts__timers_run(struct ts_p *p, int64_t now);
 void ts__timers_heap_init(struct ts__timer_heap *h);
 
+/* ts__coarse_now: CLOCK_MONOTONIC_COARSE in ns (the clock of wait_since). */
+int64_t ts__coarse_now(void);
+
+/* ts__env_long: the environment variable name as a whole number in
+ * [min, max] (with a k/m suffix when size_suffix), or def when unset; a bad
+ * value is reported on stderr, naming the variable and the range, and def
+ * used. */
+long ts__env_long(const char *name, long def, long min, long max,
+                  bool size_suffix);
+
 /* --- time.c ------------------------------------------------------------- */
 static inline int64_t ts__nanotime(void);
 
