@@ -59,7 +59,7 @@ double ts__ticks_per_ns(void)
 /* ---- hot path --------------------------------------------------------- */
 
 static void push(int kind, int reason, const void *object, uint64_t dur,
-                 uint64_t rate, const uint64_t *pcs, size_t n)
+                 uint64_t rate, uint32_t stack)
 {
     struct ts__event ev = {
         .time = ts__ticks(),
@@ -68,33 +68,50 @@ static void push(int kind, int reason, const void *object, uint64_t dur,
         .duration = (int64_t)dur,
         .kind = (uint16_t)kind,
         .wait_reason = (uint8_t)reason,
-        .stack_id = ts__stackid_intern(pcs, n),
+        .stack_id = stack,
         .rate = rate,
     };
     ts__ring_record(&ev);
 }
 
 __attribute__((noinline)) void ts__record_block(int reason, const void *object,
-                                                uint64_t d, uint64_t rate)
+                                                uint64_t d, uint64_t rate,
+                                                size_t skip)
 {
     uint64_t pcs[TS__STACK_MAX_DEPTH];
-    /* skip 2: this function and ts__park; the leaf is the primitive that
-     * parked, as Go's block profile starts at chanrecv1 and friends. */
-    size_t n = ts__capture_current(pcs, TS__STACK_MAX_DEPTH, 2);
-    push(TS__EV_BLOCK, reason, object, d, rate, pcs, n);
+    size_t n = ts__capture_current(pcs, TS__STACK_MAX_DEPTH, 1 + skip);
+    push(TS__EV_BLOCK, reason, object, d, rate,
+         ts__stackid_intern(pcs, n));
 }
 
-__attribute__((noinline)) void ts__record_mutex(uint64_t delay)
+/* mutex_kept: sampled 1 / fraction (0 = off); the fraction, or 0. */
+static int mutex_kept(void)
 {
     int frac = __atomic_load_n(&ts__mutex_fraction, __ATOMIC_RELAXED);
     if (frac <= 0 ||
         (frac > 1 && ((unsigned __int128)ts__rand() * (uint64_t)frac) >> 64 != 0))
+        return 0;
+    return frac;
+}
+
+__attribute__((noinline)) void ts__record_mutex(uint64_t delay)
+{
+    int frac = mutex_kept();
+    if (!frac)
         return;
     uint64_t pcs[TS__STACK_MAX_DEPTH];
     /* skip 2: this function and ts__unlock_slow; the leaf is the code that
      * unlocked. */
     size_t n = ts__capture_current(pcs, TS__STACK_MAX_DEPTH, 2);
-    push(TS__EV_MUTEX, 0, NULL, delay, (uint64_t)frac, pcs, n);
+    push(TS__EV_MUTEX, 0, NULL, delay, (uint64_t)frac,
+         ts__stackid_intern(pcs, n));
+}
+
+void ts__record_mutex_at(uint32_t stack, uint64_t delay)
+{
+    int frac = mutex_kept();
+    if (frac)
+        push(TS__EV_MUTEX, 0, NULL, delay, (uint64_t)frac, stack);
 }
 
 /* ---- rate controls ------------------------------------------------------ */

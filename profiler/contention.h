@@ -16,6 +16,11 @@ struct ts__symbolizer;
  * scheduler start and by the rate setters. */
 void ts__profiler_start(void);
 
+/* ts__profiler_start_probe: the same for the LD_PRELOAD probe, which
+ * writes its output itself: no TASKSCOPE_PROFILE exit handler. Called by
+ * the probe's constructor before the program runs. */
+void ts__profiler_start_probe(void);
+
 /* ts__profiler_drain_hold (start.c): while held, the drain thread leaves
  * the rings alone (tests of the rings drain them themselves). */
 void ts__profiler_drain_hold(bool hold);

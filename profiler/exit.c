@@ -4,9 +4,9 @@
  *   - the list is parsed once, at start: a misspelt name is reported when
  *     the program starts, not silently skipped at its end;
  *   - at exit every named profile is written to a temporary file in the
- *     directory and renamed into place, so a reader never sees half a
- *     profile; a failure names the file and the reason on stderr and the
- *     other profiles are still written. */
+ *     directory and renamed (or, not to clobber, linked) into place, so a
+ *     reader never sees half a profile; a failure names the file and the
+ *     reason on stderr and the other profiles are still written. */
 #include "profiler/exit.h"
 
 #include <errno.h>
@@ -31,7 +31,7 @@
 static char names[MAX_PROFILES][32];
 static int nnames;
 
-static void write_one(const char *dir, const char *name)
+int ts__profile_write_file(const char *dir, const char *name, bool clobber)
 {
     char path[PATH_MAX], tmp[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s.pb.gz", dir, name);
@@ -40,14 +40,15 @@ static void write_one(const char *dir, const char *name)
     int r = fd < 0 ? errno : ts_profile_write(name, fd, 0);
     if (fd >= 0 && close(fd) != 0 && !r)
         r = errno;
-    if (!r && rename(tmp, path) != 0)
+    /* link, unlike rename, fails rather than replace an existing file */
+    if (!r && (clobber ? rename(tmp, path) : link(tmp, path)) != 0)
         r = errno;
-    if (r) {
+    if (fd >= 0 && (r || !clobber))
+        unlink(tmp);
+    if (r)
         fprintf(stderr, "taskscope: cannot write the %s profile to %s: %s\n",
                 name, path, strerror(r));
-        if (fd >= 0)
-            unlink(tmp);
-    }
+    return r;
 }
 
 static void at_exit(void)
@@ -56,7 +57,7 @@ static void at_exit(void)
     if (!dir || !*dir)
         dir = ".";
     for (int i = 0; i < nnames; i++)
-        write_one(dir, names[i]);
+        ts__profile_write_file(dir, names[i], true);
 }
 
 /* parse: the comma-separated list into names; false if none is valid. */

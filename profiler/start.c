@@ -47,17 +47,27 @@ static void start_drain_thread(void)
               "profiles drain when written\n", stderr);
 }
 
+static bool for_probe;
+
 static void start_once(void)
 {
     ts__contention_init();
     ts__blockwarn_init();
-    ts__exit_profiles_init();
+    if (!for_probe)
+        ts__exit_profiles_init(); /* the probe writes its own (probe/output.c) */
     start_drain_thread();
     ts__agent_start();
 }
 
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
 void ts__profiler_start(void)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, start_once);
+}
+
+void ts__profiler_start_probe(void)
+{
+    for_probe = true;
     pthread_once(&once, start_once);
 }

@@ -79,6 +79,9 @@ struct collect {
     size_t self_n;
 };
 
+int (*ts__tasks_extra)(int (*fn)(const struct ts_task_info *info, void *arg),
+                       void *arg);
+
 static int collect_one(const struct ts_task_info *info, void *arg)
 {
     struct collect *c = arg;
@@ -167,6 +170,8 @@ int ts__tasks_collect_private(struct ts__tasks *ts, bool private_memory)
         !grow(ts, (void **)&ts->pcs, &ts->pcs_cap, expect * 10, sizeof *ts->pcs))
         ts->oom = true;
     ts_introspect_tasks(collect_one, &c);
+    if (ts__tasks_extra)
+        ts__tasks_extra(collect_one, &c);
     sort_by_id(ts->v, ts->n);
     return ts->oom ? ENOMEM : 0;
 }

@@ -41,6 +41,14 @@ struct ts__tasks {
     bool private_memory;     /* arrays are mmap'd, never realloc'd */
 };
 
+struct ts_task_info;
+
+/* ts__tasks_extra: when set (by the LD_PRELOAD probe, before any thread
+ * reads it), more "tasks" for every snapshot: it calls fn for each, as
+ * ts_introspect_tasks does; ids must not collide with task ids. */
+extern int (*ts__tasks_extra)(int (*fn)(const struct ts_task_info *info, void *arg),
+                              void *arg);
+
 /* ts__tasks_collect: snapshot every live task into *ts (zeroed by the
  * call). The calling task, if any, gets its own stack from a capture.
  * 0, or ENOMEM with what fitted (ts->oom set). */

@@ -1,9 +1,11 @@
 /* taskscope — threadcreate (see threadcreate.h).
  *
- * Invariants: the runtime creates a bounded number of threads (one per P,
- * sysmon, the drain and agent threads), so a fixed array of stack ids
- * holds them all; a creation beyond it is counted in overflow, never
- * written out of bounds. Slots are claimed with one atomic increment. */
+ * Invariants: creations are counted per creation site (stack id) in a
+ * fixed table of sites, claimed with one CAS and counted with one atomic
+ * increment; a site beyond the table (or without a stack id) is counted in
+ * lost and in the text form's total, never written out of bounds. The runtime's own threads are also counted in runtime_threads
+ * (the deadlock detector compares it with the kernel's thread list); the
+ * probe's program threads are not. */
 #include "profiler/threadcreate.h"
 
 #include <pthread.h>
@@ -16,26 +18,73 @@
 #include "profiler/unwind.h"
 #include "runtime/sched.h"
 
-#define MAX_THREADS (TS__MAX_PROCS + 16)
+#define MAX_SITES 1024
 
-static uint32_t ids[MAX_THREADS]; /* atomic */
-static uint32_t nids;             /* atomic: slots claimed */
+struct site {
+    uint32_t id;    /* atomic: stack id, TS__STACKID_NONE while free */
+    uint32_t count; /* atomic */
+};
+
+static struct site sites[MAX_SITES];
+static uint32_t runtime_threads; /* atomic */
+static uint32_t lost;            /* atomic: creations at sites beyond the table */
+
+static void count_site(uint32_t id)
+{
+    for (size_t i = 0; id != TS__STACKID_NONE && i < MAX_SITES; i++) {
+        uint32_t cur = __atomic_load_n(&sites[i].id, __ATOMIC_ACQUIRE);
+        if (cur == TS__STACKID_NONE) {
+            uint32_t expect = TS__STACKID_NONE;
+            if (__atomic_compare_exchange_n(&sites[i].id, &expect, id, false,
+                                            __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                cur = id;
+            else
+                cur = expect;
+        }
+        if (cur == id) {
+            __atomic_add_fetch(&sites[i].count, 1, __ATOMIC_RELAXED);
+            return;
+        }
+    }
+    __atomic_add_fetch(&lost, 1, __ATOMIC_RELAXED);
+}
 
 /* Cold, and the creation sites run through glibc (pthread_once), which has
- * no frame pointers: libunwind walks it. */
-__attribute__((noinline)) void ts__record_thread_create(void)
+ * no frame pointers: libunwind walks it. skip counts frames above the
+ * caller of this function. */
+__attribute__((noinline)) static void record_site(size_t skip)
 {
     uint64_t pcs[TS__STACK_MAX_DEPTH];
-    size_t n = ts__capture_unwind(pcs, TS__STACK_MAX_DEPTH, 1);
-    uint32_t slot = __atomic_fetch_add(&nids, 1, __ATOMIC_RELAXED);
-    if (slot < MAX_THREADS)
-        __atomic_store_n(&ids[slot], ts__stackid_intern(pcs, n),
-                         __ATOMIC_RELEASE);
+    size_t n = ts__capture_unwind(pcs, TS__STACK_MAX_DEPTH, 1 + skip);
+    count_site(ts__stackid_intern(pcs, n));
+    __asm__ __volatile__("" ::: "memory"); /* keep this frame: skip counts it */
+}
+
+__attribute__((noinline)) void ts__record_thread_create(void)
+{
+    __atomic_add_fetch(&runtime_threads, 1, __ATOMIC_RELAXED);
+    record_site(1);
+    __asm__ __volatile__("" ::: "memory");
+}
+
+__attribute__((noinline)) void ts__record_user_thread_create(void)
+{
+    record_site(1);
+    __asm__ __volatile__("" ::: "memory");
 }
 
 uint32_t ts__threads_created(void)
 {
-    return __atomic_load_n(&nids, __ATOMIC_RELAXED);
+    return __atomic_load_n(&runtime_threads, __ATOMIC_RELAXED);
+}
+
+/* site_at: site i's stack and count; false if free or unknown. */
+static bool site_at(size_t i, const uint64_t **pcs, size_t *depth, uint32_t *count)
+{
+    uint32_t id = __atomic_load_n(&sites[i].id, __ATOMIC_ACQUIRE);
+    *count = __atomic_load_n(&sites[i].count, __ATOMIC_RELAXED);
+    return id != TS__STACKID_NONE && *count != 0 &&
+           ts__stackid_lookup(id, pcs, depth) == 0;
 }
 
 int ts__threadcreate_profile(struct ts__profile *p)
@@ -43,16 +92,15 @@ int ts__threadcreate_profile(struct ts__profile *p)
     int r = ts__profile_add_sample_type(p, "threadcreate", "count");
     if (!r)
         r = ts__profile_set_period(p, "threadcreate", "count", 1);
-    uint32_t n = __atomic_load_n(&nids, __ATOMIC_RELAXED);
-    for (uint32_t i = 0; i < n && i < MAX_THREADS && !r; i++) {
+    for (size_t i = 0; i < MAX_SITES && !r; i++) {
         const uint64_t *pcs;
         size_t depth;
-        uint32_t id = __atomic_load_n(&ids[i], __ATOMIC_ACQUIRE);
-        if (ts__stackid_lookup(id, &pcs, &depth) != 0)
+        uint32_t count;
+        if (!site_at(i, &pcs, &depth, &count))
             continue;
-        int64_t one = 1;
+        int64_t v = count;
         struct ts__sample s = {.stack = (const uintptr_t *)pcs,
-                               .depth = depth, .values = &one, .nvalues = 1};
+                               .depth = depth, .values = &v, .nvalues = 1};
         r = ts__profile_add_sample(p, &s);
     }
     return r;
@@ -60,17 +108,17 @@ int ts__threadcreate_profile(struct ts__profile *p)
 
 void ts__threadcreate_text(FILE *f, struct ts__symbolizer *sym)
 {
-    uint32_t n = __atomic_load_n(&nids, __ATOMIC_RELAXED);
-    if (n > MAX_THREADS)
-        n = MAX_THREADS;
-    fprintf(f, "threadcreate profile: total %u\n", n);
-    for (uint32_t i = 0; i < n; i++) {
-        const uint64_t *pcs;
-        size_t depth;
-        uint32_t id = __atomic_load_n(&ids[i], __ATOMIC_ACQUIRE);
-        if (ts__stackid_lookup(id, &pcs, &depth) != 0)
+    const uint64_t *pcs;
+    size_t depth;
+    uint32_t count, total = __atomic_load_n(&lost, __ATOMIC_RELAXED);
+    for (size_t i = 0; i < MAX_SITES; i++)
+        if (site_at(i, &pcs, &depth, &count))
+            total += count;
+    fprintf(f, "threadcreate profile: total %u\n", total);
+    for (size_t i = 0; i < MAX_SITES; i++) {
+        if (!site_at(i, &pcs, &depth, &count))
             continue;
-        fputs("1 @", f);
+        fprintf(f, "%u @", count);
         for (size_t k = 0; k < depth; k++)
             fprintf(f, " %#llx", (unsigned long long)pcs[k]);
         fputc('\n', f);

@@ -1,5 +1,6 @@
 /* taskscope — the threadcreate profile: where the runtime created its
- * threads (workers, sysmon, the profiler's own). */
+ * threads (workers, sysmon, the profiler's own) and, under the probe,
+ * where the program created its own. */
 #ifndef TASKSCOPE_PROFILER_THREADCREATE_H
 #define TASKSCOPE_PROFILER_THREADCREATE_H
 
@@ -13,6 +14,10 @@ struct ts__symbolizer;
  * site; call right after a pthread_create that succeeded. No allocation,
  * no lock. */
 void ts__record_thread_create(void);
+
+/* ts__record_user_thread_create: the same for a thread of the program
+ * (the probe's pthread_create), not counted in ts__threads_created. */
+void ts__record_user_thread_create(void);
 
 /* ts__threads_created: threads the runtime and profiler started (each of
  * them lives as long as the process). */

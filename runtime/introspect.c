@@ -123,7 +123,7 @@ static bool snapshot(const struct ts_task *t, struct ts_task_info *info)
 
 int ts_introspect_tasks(int (*fn)(const struct ts_task_info *, void *), void *arg)
 {
-    int np = ts__nprocs();
+    int np = ts__nprocs_if_started();
     for (int i = 0; i < np; i++) {
         struct ts_p *p = ts__p(i);
         int rc = 0;
@@ -149,7 +149,7 @@ int ts__introspect_idle_stacks(void (*fn)(const void *mapping, uintptr_t lo,
                                           uintptr_t hi, void *arg),
                                void *arg)
 {
-    int np = ts__nprocs(), n = 0;
+    int np = ts__nprocs_if_started(), n = 0;
     for (int i = 0; i < np; i++) {
         struct ts_p *p = ts__p(i);
         ts__lock(&p->tasks_lock);

@@ -57,6 +57,7 @@
 static struct {
     pthread_once_t once;        /* read-mostly after start */
     int nprocs;
+    int started_nprocs;         /* atomic: nprocs once the Ps exist, else 0 */
     struct ts_p *ps;
     struct ts_m *ms;
 
@@ -87,6 +88,11 @@ int ts__nprocs(void)
 {
     ts__sched_start();
     return sched.nprocs;
+}
+
+int ts__nprocs_if_started(void)
+{
+    return __atomic_load_n(&sched.started_nprocs, __ATOMIC_ACQUIRE);
 }
 
 /* ------------------------------------------------------------------------
@@ -709,20 +715,15 @@ static bool profiled_wait(int reason)
     }
 }
 
-/* block_event: Go's blocksampled: a park of d ticks is recorded with
- * probability min(1, d / rate). Inline: the unsampled case costs a tick
- * read and two multiplies (bench/README.md). */
+/* block_event: a park that began at t0 goes to the block profile when
+ * Go's sampling keeps it (ts__block_keep). Inline: the unsampled case
+ * costs a tick read and two multiplies (bench/README.md). */
 __attribute__((always_inline)) static inline void
 block_event(int reason, const void *object, uint64_t t0, uint64_t rate)
 {
     uint64_t now = ts__ticks(), d = now - t0;
-    /* The random draw: the end time's bits, mixed (a multiply-xorshift);
-     * the park's length is what decides, its end time is noise to it. */
-    uint64_t x = now * 0x9E3779B97F4A7C15ull;
-    x ^= x >> 29;
-    if (d < rate && (uint64_t)(((unsigned __int128)x * rate) >> 64) >= d)
-        return;
-    ts__record_block(reason, object, d, rate);
+    if (ts__block_keep(now, d, rate))
+        ts__record_block(reason, object, d, rate, 1); /* 1: ts__park */
 }
 
 void ts__park(int reason, const void *object, void (*unlockf)(void *),
@@ -936,6 +937,7 @@ static void start(void)
         m->rand = 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1);
         m->sleep_until = INT64_MIN;
     }
+    __atomic_store_n(&sched.started_nprocs, sched.nprocs, __ATOMIC_RELEASE);
     ts__overflow_init();
     ts__profiler_start();
     /* Workers and sysmon start with every signal blocked: the program's own

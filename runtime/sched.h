@@ -178,6 +178,9 @@ struct ts_m {
 /* --- sched.c ------------------------------------------------------------ */
 void ts__sched_start(void);          /* idempotent, thread-safe */
 int ts__nprocs(void);
+/* ts__nprocs_if_started: the same, or 0 before the scheduler started (for
+ * readers that must not start it: introspection, the probe's dumps). */
+int ts__nprocs_if_started(void);
 struct ts_m *ts__getm(void);         /* NULL on plain threads */
 struct ts_task *ts__current(void);   /* running task or thread stand-in */
 struct ts_task *ts__current_task(void); /* NULL unless a real task */

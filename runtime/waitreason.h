@@ -21,7 +21,15 @@
     X(TS_WAIT_WAITGROUP, "sync.WaitGroup.Wait")              \
     X(TS_WAIT_COND, "sync.Cond.Wait")                        \
     X(TS_WAIT_SEMACQUIRE, "semacquire")                      \
-    X(TS_WAIT_IO, "IO wait")
+    X(TS_WAIT_IO, "IO wait")                                 \
+    /* the probe's pthread waits (probe/), named by their call */ \
+    X(TS_WAIT_PTHREAD_MUTEX, "pthread_mutex_lock")           \
+    X(TS_WAIT_PTHREAD_RDLOCK, "pthread_rwlock_rdlock")       \
+    X(TS_WAIT_PTHREAD_WRLOCK, "pthread_rwlock_wrlock")       \
+    X(TS_WAIT_PTHREAD_COND, "pthread_cond_wait")             \
+    X(TS_WAIT_PTHREAD_JOIN, "pthread_join")                  \
+    X(TS_WAIT_PTHREAD_BARRIER, "pthread_barrier_wait")       \
+    X(TS_WAIT_SEM, "sem_wait")
 
 enum ts_wait_reason {
 #define TS_WAIT_ENUM(name, text) name,
