@@ -8,7 +8,10 @@
  *     asleep in the runtime (sched.c). Any other thread might still send on
  *     a channel, so its mere existence vetoes the report;
  *   - no task may be runnable or running, and no timer pending (sched.c's
- *     quiet test), and the task snapshot must show every task waiting.
+ *     quiet test), and the task snapshot must show every task waiting;
+ *   - the wait-for cycles printed after the dump are the leak detector's
+ *     (cycles.c): only among tasks whose channels nothing else reaches, so
+ *     a deadlock through a channel held in a global shows no cycle.
  * What it cannot see: a task woken by something outside the runtime's
  * knowledge that is not a thread (a signal handler sending on a channel
  * from an existing known thread) — documented in docs/profiler.md. */
@@ -19,8 +22,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "profiler/cycles.h"
 #include "profiler/fdio.h"
 #include "profiler/goroutine.h"
+#include "profiler/leaks.h"
 #include "profiler/tasks.h"
 #include "profiler/threadcreate.h"
 #include "profiler/write.h"
@@ -55,26 +60,44 @@ FILE *ts__leaks_out(bool *json)
     return path && *path ? fopen(path, "a") : NULL;
 }
 
-static void report(FILE *f, const struct ts__tasks *ts, bool json)
+/* cycles: the wait-for cycles among the deadlocked tasks, from the leak
+ * detector run now (nothing can run any more, so its two passes agree).
+ * Only when two tasks or more wait on channels (a cycle needs two); else,
+ * or when the scan fails, none. */
+static struct ts__cycles *cycles(const struct ts__tasks *ts)
+{
+    int waiting_on_chans = 0;
+    for (size_t i = 0; i < ts->n; i++)
+        waiting_on_chans += ts->v[i].nchans > 0;
+    struct ts__cycles *cy = NULL;
+    if (waiting_on_chans >= 2)
+        cy = ts__leaks_cycles_now();
+    struct ts__waitgraph none = {0};
+    return cy ? cy : ts__cycles_find(&none, ts);
+}
+
+static void report(FILE *f, const struct ts__tasks *ts, bool json,
+                   const struct ts__cycles *cy)
 {
     if (!json)
         fputs("fatal error: all goroutines are asleep - deadlock!\n\n", f);
-    ts__write_tasks(f, ts, TS__G_ALL, json, "deadlock");
+    ts__write_tasks_cycles(f, ts, TS__G_ALL, json, "deadlock", cy);
 }
 
 static __attribute__((noreturn)) void die(const struct ts__tasks *ts)
 {
     ts__flush_stdout_if_free(); /* the program's own output goes out first */
+    struct ts__cycles *cy = cycles(ts);
     struct ts__fd_stream s;
     FILE *err = ts__fd_stream_open(&s, 2);
     if (err) {
-        report(err, ts, false);
+        report(err, ts, false, cy);
         ts__fd_stream_close(&s, err);
     }
     bool json;
     FILE *out = ts__leaks_out(&json);
     if (out) {
-        report(out, ts, json);
+        report(out, ts, json, cy);
         fclose(out);
     }
     _exit(2);
@@ -105,9 +128,12 @@ void ts__deadlock_check(const struct ts__quiet *q)
         last_progress = q->progress;
         return;
     }
-    struct ts__tasks ts;
-    if (ts__tasks_collect(&ts) == 0 && all_waiting(&ts))
+    struct ts__tasks ts; /* private and scrubbed: the cycle search scans */
+    if (ts__tasks_collect_private(&ts, true) == 0 && all_waiting(&ts)) {
+        ts__leaks_scrub(&ts);
+        ts__leaks_scrub_stack();
         die(&ts);
+    }
     ts__tasks_free(&ts);
     seen = false;
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "profiler/cycles.h"
 #include "profiler/json.h"
 #include "profiler/profile.h"
 #include "profiler/tasks.h"
@@ -25,7 +26,7 @@
 
 #define MAX_LABELS 64
 
-static bool shown(const struct ts__tsnap *s, enum ts__gfilter which)
+bool ts__goroutine_shown(const struct ts__tsnap *s, enum ts__gfilter which)
 {
     return which == TS__G_ALL || (which == TS__G_LEAKED && s->leaked) ||
            (which == TS__G_MARKED && s->marked);
@@ -53,7 +54,7 @@ int ts__goroutine_profile(struct ts__profile *p, const struct ts__tasks *ts,
         r = ts__profile_set_period(p, name, "count", 1);
     for (size_t i = 0; i < ts->n && !r; i++) {
         const struct ts__tsnap *s = &ts->v[i];
-        if (!shown(s, which))
+        if (!ts__goroutine_shown(s, which))
             continue;
         uint64_t entry;
         size_t depth, nl = 0;
@@ -165,7 +166,7 @@ void ts__goroutine_text(FILE *f, struct ts__symbolizer *sym,
     const struct ts__tsnap **v = malloc((ts->n + 1) * sizeof *v);
     size_t n = 0;
     for (size_t i = 0; v && i < ts->n; i++)
-        if (shown(&ts->v[i], which))
+        if (ts__goroutine_shown(&ts->v[i], which))
             v[n++] = &ts->v[i];
     fprintf(f, "%s profile: total %zu\n", name, n);
     if (!v) {
@@ -208,23 +209,30 @@ static void print_header(FILE *f, const struct ts__tasks *ts,
     fputs("]:\n", f);
 }
 
+void ts__goroutine_dump_task(FILE *f, struct ts__symbolizer *sym,
+                             const struct ts__tasks *ts,
+                             const struct ts__tsnap *s)
+{
+    print_header(f, ts, s);
+    if (s->stack_valid)
+        ts__tb_stack(f, sym, ts__tasks_frames(ts, s), s->npcs);
+    else
+        fputs("\tgoroutine running on other thread; stack unavailable\n", f);
+    ts__tb_created_by(f, sym, s->create_pc, s->parent);
+}
+
 void ts__goroutine_dump(FILE *f, struct ts__symbolizer *sym,
                         const struct ts__tasks *ts, enum ts__gfilter which)
 {
     bool first = true;
     for (size_t i = 0; i < ts->n; i++) {
         const struct ts__tsnap *s = &ts->v[i];
-        if (!shown(s, which))
+        if (!ts__goroutine_shown(s, which))
             continue;
         if (!first)
             fputc('\n', f);
         first = false;
-        print_header(f, ts, s);
-        if (s->stack_valid)
-            ts__tb_stack(f, sym, ts__tasks_frames(ts, s), s->npcs);
-        else
-            fputs("\tgoroutine running on other thread; stack unavailable\n", f);
-        ts__tb_created_by(f, sym, s->create_pc, s->parent);
+        ts__goroutine_dump_task(f, sym, ts, s);
     }
 }
 
@@ -265,22 +273,24 @@ static void json_task(FILE *f, struct ts__symbolizer *sym,
 
 void ts__goroutine_json(FILE *f, struct ts__symbolizer *sym,
                         const struct ts__tasks *ts, enum ts__gfilter which,
-                        const char *name)
+                        const char *name, const struct ts__cycles *cy)
 {
     size_t total = 0;
     for (size_t i = 0; i < ts->n; i++)
-        total += shown(&ts->v[i], which);
+        total += ts__goroutine_shown(&ts->v[i], which);
     fputs("{\"profile\":", f);
     ts__json_str(f, name);
     fprintf(f, ",\"total\":%zu,\"tasks\":[", total);
     bool first = true;
     for (size_t i = 0; i < ts->n; i++) {
-        if (!shown(&ts->v[i], which))
+        if (!ts__goroutine_shown(&ts->v[i], which))
             continue;
         if (!first)
             fputc(',', f);
         first = false;
         json_task(f, sym, ts, &ts->v[i]);
     }
-    fputs("]}\n", f);
+    fputc(']', f);
+    ts__cycles_json(f, ts, which, cy);
+    fputs("}\n", f);
 }

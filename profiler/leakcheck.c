@@ -7,7 +7,13 @@
  *   - ts_leakcheck never counts its caller; it polls until every task
  *     created since the snapshot has ended or the timeout passes, then
  *     prints the dump of those still alive and returns their number;
- *   - no snapshot taken: every task but the caller counts as new. */
+ *   - no snapshot taken: every task but the caller counts as new;
+ *   - the dump is followed by the wait-for cycles (cycles.c) whose members
+ *     are all among the tasks shown: the leak detector runs only then, on
+ *     the failure path. Snapshots are taken in private memory and
+ *     scrubbed of channel addresses, and so is the stack below the
+ *     walk (ts__leaks_scrub, ts__leaks_scrub_stack), so that no copy of
+ *     theirs hides a leak from that scan or later ones. */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,7 +23,9 @@
 #include <taskscope/time.h>
 #include <time.h>
 
+#include "profiler/cycles.h"
 #include "profiler/goroutine.h"
+#include "profiler/leaks.h"
 #include "profiler/tasks.h"
 #include "profiler/write.h"
 
@@ -25,10 +33,20 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t *known; /* sorted ids */
 static size_t nknown;
 
+/* collect: a snapshot that leaves no channel address behind, in it, in
+ * freed heap blocks or in dead frames of our stack, to hide a leak from
+ * the scans that follow. */
+static void collect(struct ts__tasks *ts)
+{
+    ts__tasks_collect_private(ts, true);
+    ts__leaks_scrub(ts);
+    ts__leaks_scrub_stack();
+}
+
 void ts_leakcheck_snapshot(void)
 {
     struct ts__tasks ts;
-    ts__tasks_collect(&ts);
+    collect(&ts);
     uint64_t *ids = malloc((ts.n + 1) * sizeof *ids);
     for (size_t i = 0; ids && i < ts.n; i++)
         ids[i] = ts.v[i].id; /* sorted: the snapshot is by id */
@@ -72,19 +90,27 @@ static int mark_new(struct ts__tasks *ts)
     return n;
 }
 
+/* report: the n new tasks still alive, then the wait-for cycles among
+ * them that the leak detector finds. */
+static void report(const struct ts__tasks *ts, int n)
+{
+    fprintf(stderr, "taskscope: ts_leakcheck: %d unexpected task%s still "
+                    "alive:\n\n", n, n == 1 ? "" : "s");
+    struct ts__cycles *cy = ts__leaks_cycles_now();
+    ts__write_tasks_cycles(stderr, ts, TS__G_MARKED, false, NULL, cy);
+    ts__cycles_free(cy);
+}
+
 int ts_leakcheck(int64_t timeout_ns)
 {
     struct timespec pause = {0, 10 * 1000 * 1000};
     for (int64_t waited = 0;; waited += pause.tv_nsec) {
         struct ts__tasks ts;
-        ts__tasks_collect(&ts);
+        collect(&ts);
         int n = mark_new(&ts);
         if (n == 0 || waited >= timeout_ns) {
-            if (n > 0) {
-                fprintf(stderr, "taskscope: ts_leakcheck: %d unexpected "
-                                "task%s still alive:\n\n", n, n == 1 ? "" : "s");
-                ts__write_tasks(stderr, &ts, TS__G_MARKED, false, NULL);
-            }
+            if (n > 0)
+                report(&ts, n);
             ts__tasks_free(&ts);
             return n;
         }

@@ -22,6 +22,14 @@
  *     pooled stacks (their tasks returned), lie only dead frames: both are
  *     excluded, as their stale copies would hide leaks; a pass during
  *     which a pooled stack began hosting a task reports nothing.
+ * Wait-for cycles (cycles.c): after the second pass's fixpoint, when two
+ * candidates or more are still not live, the live part of each one's
+ * stack (from its saved stack pointer up) is scanned on its own for the
+ * channels (ts__reach_refs), giving who holds which channel; the leak
+ * scan itself does no more work. The cycles found among the confirmed
+ * leaks are kept, addresses complemented, for the snapshot they belong to
+ * until taken (ts__leaks_take_cycles) or replaced by the next detection:
+ * cycles_lock guards them.
  * What it cannot see is in docs/profiler.md (registers of running
  * threads, disguised pointers; stale copies in freed memory hide leaks). */
 #include "profiler/leaks.h"
@@ -30,13 +38,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "profiler/cycles.h"
 #include "profiler/reach.h"
 #include "profiler/ring.h"
 #include "profiler/tasks.h"
@@ -62,6 +73,9 @@ struct work {
     struct ts__reach_target *targets; /* one per channel occurrence */
     struct ts__range *excl;
     size_t nexcl, cap_excl;
+    struct ts__range *src;          /* attribution: blocked tasks' live */
+    uint32_t *src_cand;             /*   stacks, and their candidates */
+    size_t nsrc;
     const void **idle;              /* pooled mappings excluded */
     size_t nidle, cap_idle;
     size_t bytes;                   /* the one ts__reach_alloc block */
@@ -103,12 +117,25 @@ static bool idle_unchanged(const struct work *w)
     return true;
 }
 
+/* peek: copy size bytes at addr without dereferencing it (the object may
+ * be gone since the snapshot); false when unreadable. */
+static bool peek(void *out, uintptr_t addr, size_t size)
+{
+    struct iovec local = {out, size}, remote = {(void *)addr, size};
+    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)size;
+}
+
+/* add_ring: exclude a ring. Its size is read with peek: ring.c publishes
+ * a new ring with atomics in code TSan does not instrument, so a plain
+ * read here would be reported as racing with the ring's mmap. */
 static void add_ring(struct ts__ring *r, void *arg)
 {
     struct work *w = arg;
-    if (w->nexcl < w->cap_excl)
-        w->excl[w->nexcl++] = (struct ts__range){
-            (uintptr_t)r, (uintptr_t)r + r->map_size};
+    size_t size = 0;
+    if (w->nexcl < w->cap_excl &&
+        peek(&size, (uintptr_t)&r->map_size, sizeof size))
+        w->excl[w->nexcl++] = (struct ts__range){(uintptr_t)r,
+                                                 (uintptr_t)r + size};
 }
 
 /* ---- dead frames of blocked threads ------------------------------------ */
@@ -191,6 +218,22 @@ static void add_dead_frames(struct work *w, const struct ts__tasks *ts)
         fclose(maps);
 }
 
+void ts__leaks_scrub(struct ts__tasks *ts)
+{
+    for (size_t i = 0; i < ts->n; i++) {
+        struct ts__tsnap *s = &ts->v[i];
+        memset(ts->pcs + s->chans, 0,
+               (size_t)(s->nchans > 0 ? s->nchans : 0) * sizeof *ts->pcs);
+        s->wait_object = NULL;
+    }
+}
+
+__attribute__((noinline)) void ts__leaks_scrub_stack(void)
+{
+    char below[8192];
+    explicit_bzero(below, sizeof below);
+}
+
 /* plan: size and fill the work block from the snapshot, scrubbing the
  * snapshot's copies of channel addresses. false when out of memory. */
 static bool plan(struct ts__tasks *ts, struct work *w)
@@ -202,7 +245,8 @@ static bool plan(struct ts__tasks *ts, struct work *w)
     w->cap_idle = ts->n + 4096; /* pooled mappings: bounded by the trim */
     w->cap_excl = nc + w->cap_idle + 256 + MAX_THREADS; /* stacks, pooled
                                       stacks, rings, threads' dead frames */
-    w->bytes = nc * sizeof *w->cands + nch * (sizeof *w->chans + sizeof *w->targets) +
+    w->bytes = nc * (sizeof *w->cands + sizeof *w->src + sizeof *w->src_cand) +
+               nch * (sizeof *w->chans + sizeof *w->targets) +
                w->cap_excl * sizeof *w->excl + w->cap_idle * sizeof *w->idle + 64;
     w->block = ts__reach_alloc(w->bytes);
     if (!w->block)
@@ -211,8 +255,10 @@ static bool plan(struct ts__tasks *ts, struct work *w)
     w->chans = (uintptr_t *)(w->cands + nc);
     w->targets = (struct ts__reach_target *)(w->chans + nch);
     w->excl = (struct ts__range *)(w->targets + nch);
-    w->idle = (const void **)(w->excl + w->cap_excl);
-    w->ncands = w->nchans = w->nexcl = w->nidle = 0;
+    w->src = (struct ts__range *)(w->excl + w->cap_excl);
+    w->idle = (const void **)(w->src + nc);
+    w->src_cand = (uint32_t *)(w->idle + w->cap_idle);
+    w->ncands = w->nchans = w->nexcl = w->nidle = w->nsrc = 0;
     for (size_t i = 0; i < ts->n; i++) {
         struct ts__tsnap *s = &ts->v[i];
         uint64_t *chans = ts->pcs + s->chans;
@@ -226,28 +272,23 @@ static bool plan(struct ts__tasks *ts, struct work *w)
             for (int k = 0; k < s->nchans; k++)
                 w->chans[w->nchans++] = chans[k];
         }
-        memset(chans, 0, (size_t)(s->nchans > 0 ? s->nchans : 0) * sizeof *chans);
-        s->wait_object = NULL;
     }
+    ts__leaks_scrub(ts);
     ts__ring_foreach(add_ring, w);
     ts__introspect_idle_stacks(add_idle, w);
     add_dead_frames(w, ts);
     return true;
 }
 
-/* scan_once: one reachability pass; marks candidates live; true when any
- * changed. */
-/* chan_bytes: the allocation size of the channel at addr, read without
- * dereferencing (it may have been freed since the snapshot), or 0. */
+/* chan_bytes: the allocation size of the channel at addr, or 0. */
 static size_t chan_bytes(uintptr_t addr)
 {
     struct ts_chan ch;
-    struct iovec local = {&ch, sizeof ch}, remote = {(void *)addr, sizeof ch};
-    if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)sizeof ch)
-        return 0;
-    return ts__chan_bytes(&ch);
+    return peek(&ch, addr, sizeof ch) ? ts__chan_bytes(&ch) : 0;
 }
 
+/* scan_once: one reachability pass; marks candidates live; true when any
+ * changed. */
 static int scan_once(struct work *w, bool *changed)
 {
     for (size_t i = 0; i < w->nchans; i++) {
@@ -272,8 +313,113 @@ static int scan_once(struct work *w, bool *changed)
     return r;
 }
 
-/* pass: snapshot and mark leaked tasks. */
-static int pass(struct ts__tasks *ts)
+/* ---- attribution, for the wait-for cycles (cycles.c) ------------------- */
+
+/* live_stack: what of a parked task's stack mapping is live: from its
+ * saved stack pointer (read from its task struct, atop the stack) to the
+ * end of the task struct. Below lie dead frames, whose stale copies are
+ * nobody's references. The whole mapping when the sp cannot be read. */
+static struct ts__range live_stack(const struct ts__tsnap *s)
+{
+    uintptr_t sp = 0;
+    if (!peek(&sp, s->stack_hi + offsetof(struct ts_task, sp), sizeof sp) ||
+        sp < s->stack_lo || sp >= s->stack_hi)
+        sp = s->stack_lo;
+    return (struct ts__range){sp, s->stack_hi + sizeof(struct ts_task)};
+}
+
+/* The (source, target) pairs ts__reach_refs found: indices only, so they
+ * may live in malloc'd memory. */
+struct refs {
+    size_t (*v)[2];
+    size_t n, cap;
+    bool oom;
+};
+
+static void add_ref(size_t src, size_t tgt, void *arg)
+{
+    struct refs *r = arg;
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 64;
+        void *p = realloc(r->v, cap * sizeof *r->v);
+        if (!p) {
+            r->oom = true;
+            return;
+        }
+        r->v = p;
+        r->cap = cap;
+    }
+    r->v[r->n][0] = src;
+    r->v[r->n++][1] = tgt;
+}
+
+/* by_target: the sources referencing each channel occurrence t are
+ * srcs[start[t] .. start[t + 1]) (a counting sort of the pairs). */
+static bool by_target(const struct refs *refs, size_t nchans, size_t **start,
+                      size_t **srcs)
+{
+    *start = calloc(nchans + 2, sizeof **start);
+    *srcs = malloc((refs->n + 1) * sizeof **srcs);
+    if (!*start || !*srcs)
+        return false;
+    for (size_t i = 0; i < refs->n; i++)
+        (*start)[refs->v[i][1] + 2]++;
+    for (size_t t = 0; t < nchans; t++)
+        (*start)[t + 2] += (*start)[t + 1];
+    for (size_t i = 0; i < refs->n; i++) /* start[t + 1] is t's fill point */
+        (*srcs)[(*start)[refs->v[i][1] + 1]++] = refs->v[i][0];
+    return true;
+}
+
+/* add_waits: the waits of every candidate still dead into g, each channel
+ * with the tasks whose live stacks reference it. */
+static void add_waits(const struct ts__tasks *ts, const struct work *w,
+                      const struct refs *refs, struct ts__waitgraph *g)
+{
+    size_t *start = NULL, *srcs = NULL;
+    if (refs->oom || !by_target(refs, w->nchans, &start, &srcs))
+        g->oom = true;
+    for (size_t i = 0; !g->oom && i < w->ncands; i++) {
+        const struct cand *c = &w->cands[i];
+        for (uint32_t k = c->first; !c->live && k < c->first + c->n; k++) {
+            if (w->chans[k] == 0)
+                continue;
+            ts__waitgraph_add_wait(g, ts->v[c->task].id, TS__WAIT_CHAN,
+                                   w->chans[k]);
+            for (size_t j = start[k]; j < start[k + 1]; j++)
+                ts__waitgraph_add_partner(
+                    g, ts->v[w->cands[w->src_cand[srcs[j]]].task].id);
+        }
+    }
+    free(start);
+    free(srcs);
+}
+
+/* attribute: which dead candidates' live stacks reference which channel,
+ * into g. Only when two candidates or more are dead: a cycle needs two. */
+static int attribute(const struct ts__tasks *ts, struct work *w,
+                     struct ts__waitgraph *g)
+{
+    for (size_t i = 0; i < w->ncands; i++) {
+        if (!w->cands[i].live && w->cands[i].n > 0) {
+            w->src_cand[w->nsrc] = (uint32_t)i;
+            w->src[w->nsrc++] = live_stack(&ts->v[w->cands[i].task]);
+        }
+    }
+    if (w->nsrc < 2)
+        return 0;
+    struct refs refs = {0};
+    int r = ts__reach_refs(w->targets, w->nchans, w->src, w->nsrc, add_ref,
+                           &refs);
+    if (!r)
+        add_waits(ts, w, &refs, g);
+    free(refs.v);
+    return r;
+}
+
+/* pass: snapshot and mark leaked tasks; with g, also the wait-for graph
+ * of the tasks it found leaked. */
+static int pass(struct ts__tasks *ts, struct ts__waitgraph *g)
 {
     int r = ts__tasks_collect_private(ts, true);
     struct work w;
@@ -285,6 +431,8 @@ static int pass(struct ts__tasks *ts)
     bool valid = idle_unchanged(&w); /* else: report nothing this time */
     for (size_t i = 0; !r && valid && i < w.ncands; i++)
         ts->v[w.cands[i].task].leaked = !w.cands[i].live;
+    if (!r && valid && g && attribute(ts, &w, g) != 0)
+        g->oom = true; /* no cycles, the leaks stand */
     ts__reach_free(w.block, w.bytes);
     return r;
 }
@@ -302,18 +450,66 @@ static void confirm(struct ts__tasks *b, const struct ts__tasks *a)
     }
 }
 
+/* ---- the cycles of the last detection --------------------------------- */
+
+static pthread_mutex_t cycles_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    const struct ts__tsnap *v;  /* the snapshot they belong to: its array, */
+    int64_t now;                /*   time and size */
+    size_t n;
+    struct ts__cycles *cycles;  /* owned until taken */
+} last;                         /* guarded by cycles_lock */
+
+static void keep_cycles(const struct ts__tasks *ts, struct ts__cycles *cy)
+{
+    pthread_mutex_lock(&cycles_lock);
+    ts__cycles_free(last.cycles);
+    last.v = ts->v;
+    last.now = ts->now;
+    last.n = ts->n;
+    last.cycles = cy;
+    pthread_mutex_unlock(&cycles_lock);
+}
+
+struct ts__cycles *ts__leaks_take_cycles(const struct ts__tasks *ts)
+{
+    struct ts__cycles *cy = NULL;
+    pthread_mutex_lock(&cycles_lock);
+    if (last.cycles && last.v == ts->v && last.now == ts->now &&
+        last.n == ts->n) {
+        cy = last.cycles;
+        last.cycles = NULL;
+    }
+    pthread_mutex_unlock(&cycles_lock);
+    return cy;
+}
+
+struct ts__cycles *ts__leaks_cycles_now(void)
+{
+    struct ts__tasks ts;
+    struct ts__cycles *cy = NULL;
+    if (ts__leaks_collect(&ts) == 0)
+        cy = ts__leaks_take_cycles(&ts);
+    ts__tasks_free(&ts);
+    return cy;
+}
+
 static int detect(struct ts__tasks *out)
 {
     struct ts__tasks first;
-    int r = pass(&first);
+    struct ts__waitgraph g = {0};
+    int r = pass(&first, NULL);
     if (!r) {
         struct timespec pause = {0, 10 * 1000 * 1000};
         nanosleep(&pause, NULL);
-        r = pass(out);
+        r = pass(out, &g);
         if (!r)
             confirm(out, &first);
     }
     ts__tasks_free(&first);
+    if (!r)
+        keep_cycles(out, ts__cycles_find(&g, out));
+    ts__waitgraph_free(&g);
     return r;
 }
 

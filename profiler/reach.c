@@ -69,6 +69,13 @@
  * that happens to fall inside a target; the calling thread's stale
  * stack frames when a later scan runs on another thread (scan from one
  * dedicated thread).
+ * Attribution (ts__reach_refs, for the wait-for cycle report): the same
+ * word test and transitive scan of target memory, run once per source
+ * range with every reached mark cleared before, and no root at all. It is
+ * a separate call, made only when there are leaked tasks to attribute, so
+ * the mark of ts__reach_scan pays nothing for it; per-root attribution
+ * inside the mark was rejected: it would cost a source lookup per hit in
+ * the hot loop, for the rare scan that finds leaks.
  * Locks: alloc_lock (a yielding spinlock, as in ring.c: the probe
  * interposes pthread_mutex_*) guards alloc_list and alloc_count; held only
  * to link/unlink and while a scan copies the regions into its exclusions.
@@ -743,14 +750,22 @@ static int drain_work(struct scan *s)
     return 0;
 }
 
+/* valid_targets: targets non-NULL when n > 0, and every lo < hi. */
+static bool valid_targets(const struct ts__reach_target *targets, size_t n)
+{
+    if (n > 0 && !targets)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (targets[i].lo >= targets[i].hi)
+            return false;
+    return true;
+}
+
 int ts__reach_scan(struct ts__reach_target *targets, size_t n,
                    const struct ts__range *exclude, size_t nexclude)
 {
-    if ((n > 0 && !targets) || (nexclude > 0 && !exclude))
+    if (!valid_targets(targets, n) || (nexclude > 0 && !exclude))
         return EINVAL;
-    for (size_t i = 0; i < n; i++)
-        if (targets[i].lo >= targets[i].hi)
-            return EINVAL;
     if (n == 0)
         return 0;
     if (n >= UINT32_MAX || nexclude > SIZE_MAX / 64)
@@ -822,5 +837,54 @@ int ts__reach_scan(struct ts__reach_target *targets, size_t n,
     munmap(scratch, scratch_len);
 out_unmap_maps:
     munmap(maps, maps_cap);
+    return err;
+}
+
+/* refs_of: the targets source src references, reported through found.
+ * Starts from no target reached. */
+static int refs_of(struct scan *s, size_t i, const struct ts__range *src,
+                   void (*found)(size_t src, size_t tgt, void *arg),
+                   void *arg)
+{
+    for (size_t j = 0; j < s->n; j++)
+        s->t[j].idx &= ~TGT_REACHED;
+    int err = scan_minus(s, src->lo, src->hi, s->own, s->nown, true);
+    if (!err)
+        err = drain_work(s);
+    for (size_t j = 0; !err && j < s->n; j++)
+        if (s->t[j].idx & TGT_REACHED)
+            found(i, s->t[j].idx & ~TGT_REACHED, arg);
+    return err;
+}
+
+int ts__reach_refs(const struct ts__reach_target *targets, size_t n,
+                   const struct ts__range *sources, size_t nsrc,
+                   void (*found)(size_t src, size_t tgt, void *arg),
+                   void *arg)
+{
+    if (!valid_targets(targets, n) || (nsrc > 0 && !sources))
+        return EINVAL;
+    if (n == 0 || nsrc == 0)
+        return 0;
+    if (n >= UINT32_MAX)
+        return ENOMEM;
+    size_t len = scratch_size(n, 0);
+    unsigned char *scratch = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (scratch == MAP_FAILED)
+        return ENOMEM;
+    struct scan s = {.pagemap_fd = -1, .pid = getpid(), .page = page_size()};
+    scratch_carve(&s, scratch, n, 0);
+    s.own[0] = (struct ts__range){(uintptr_t)scratch, (uintptr_t)scratch + len};
+    s.nown = 1;
+    load_targets(&s, targets, n);
+    s.pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    int err = 0;
+    for (size_t i = 0; !err && i < nsrc; i++)
+        if (sources[i].lo < sources[i].hi)
+            err = refs_of(&s, i, &sources[i], found, arg);
+    if (s.pagemap_fd >= 0)
+        close(s.pagemap_fd);
+    munmap(scratch, len);
     return err;
 }

@@ -79,6 +79,30 @@ struct ts__reach_target {
 int ts__reach_scan(struct ts__reach_target *targets, size_t n,
                    const struct ts__range *exclude, size_t nexclude);
 
+/* ts__reach_refs: which targets each source range references, for the
+ * wait-for cycle report (profiler/cycles.h): source i references target t
+ * when an 8-byte-aligned word of source i, or of the memory of a target
+ * source i references (transitively), holds an address in [t.lo, t.hi).
+ * Nothing else is read: no roots, no exclusions. Calls found(i, t, arg)
+ * once per such pair, sources in order; t is an index into targets. The
+ * sources are read like private anonymous memory: pages never touched
+ * (PAGEMAP_SCAN) are skipped, faulting pages too.
+ *
+ * Caller rules as for ts__reach_scan (one dedicated thread, copies of
+ * target addresses only in excluded memory); found must not keep target
+ * addresses anywhere else either. The reached flags of targets are not
+ * read or written.
+ *
+ * Returns 0 (also when n or nsrc is 0); EINVAL for NULL arrays with
+ * non-zero counts or a target with lo >= hi; ENOMEM; the errno of
+ * process_vm_readv other than EFAULT. Does not use malloc. Time: each
+ * source's resident pages, plus the memory of the targets it references,
+ * once per source. */
+int ts__reach_refs(const struct ts__reach_target *targets, size_t n,
+                   const struct ts__range *sources, size_t nsrc,
+                   void (*found)(size_t src, size_t tgt, void *arg),
+                   void *arg);
+
 /* ts__reach_alloc: size bytes of zeroed, page-backed memory (mmap) that
  * every ts__reach_scan excludes from its roots, for the caller's
  * bookkeeping of target addresses. NULL when size is 0 or mmap fails.

@@ -9,7 +9,11 @@
  *   - a profile is built unsymbolized, then symbolized and mapped once,
  *     then encoded: pprof output is always fully symbolized with mapping[0]
  *     the main executable;
- *   - nothing the caller passes is kept; fd is written, never closed. */
+ *   - nothing the caller passes is kept; fd is written, never closed;
+ *   - the wait-for cycles of a leak snapshot (cycles.h) are printed with
+ *     the reports that list tasks (ts__write_tasks*) and in the
+ *     goroutineleak JSON; the goroutineleak pprof and debug=1/2 texts
+ *     stay Go's, for Go's tools. */
 #include "profiler/write.h"
 
 #include <errno.h>
@@ -21,6 +25,7 @@
 #include <unistd.h>
 
 #include "profiler/contention.h"
+#include "profiler/cycles.h"
 #include "profiler/fdio.h"
 #include "profiler/goroutine.h"
 #include "profiler/heap.h"
@@ -149,9 +154,12 @@ static int write_goroutine(FILE *f, int k, int debug, bool json)
         ts__tasks_free(&ts);
         return r;
     }
-    if (json)
-        ts__goroutine_json(f, symbolizer(), &ts, filter(k), names[k]);
-    else if (debug >= 2)
+    if (json) {
+        /* goroutineleak's JSON carries its cycles; its text stays Go's */
+        struct ts__cycles *cy = ts__leaks_take_cycles(&ts);
+        ts__goroutine_json(f, symbolizer(), &ts, filter(k), names[k], cy);
+        ts__cycles_free(cy);
+    } else if (debug >= 2)
         ts__goroutine_dump(f, symbolizer(), &ts, filter(k));
     else
         ts__goroutine_text(f, symbolizer(), &ts, filter(k), names[k]);
@@ -228,13 +236,31 @@ int ts_profile_write_json(const char *name, int fd)
     return write_stream(name, fd, 0, true);
 }
 
+void ts__write_tasks_cycles(FILE *f, const struct ts__tasks *ts,
+                            enum ts__gfilter which, bool json,
+                            const char *name, const struct ts__cycles *cy)
+{
+    pthread_mutex_lock(&write_lock);
+    if (json) {
+        ts__goroutine_json(f, symbolizer(), ts, which, name, cy);
+    } else {
+        ts__goroutine_dump(f, symbolizer(), ts, which);
+        ts__cycles_text(f, symbolizer(), ts, which, cy);
+    }
+    pthread_mutex_unlock(&write_lock);
+}
+
 void ts__write_tasks(FILE *f, const struct ts__tasks *ts,
                      enum ts__gfilter which, bool json, const char *name)
 {
+    struct ts__cycles *cy = ts__leaks_take_cycles(ts);
+    ts__write_tasks_cycles(f, ts, which, json, name, cy);
+    ts__cycles_free(cy);
+}
+
+void ts__write_with_symbolizer(FILE *f, ts__symbolized_fn fn, void *arg)
+{
     pthread_mutex_lock(&write_lock);
-    if (json)
-        ts__goroutine_json(f, symbolizer(), ts, which, name);
-    else
-        ts__goroutine_dump(f, symbolizer(), ts, which);
+    fn(f, symbolizer(), arg);
     pthread_mutex_unlock(&write_lock);
 }
