@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tools/demo.sh BUILD_DIR — what `make demo` shows: a sample app under the
 # profiler, then the deadlock detector and `taskscope leaks` on the seed
-# programs that deadlock and leak. Every step prints the command it runs.
+# programs that deadlock and leak, and the LD_PRELOAD probe on a plain
+# pthread program. Every step prints the command it runs.
 set -uo pipefail
 build=${1:?usage: tools/demo.sh BUILD_DIR}
 apps=$build/sample_apps
@@ -25,3 +26,8 @@ echo "(exit status $?, as Go's)"
 title "3. a request handler that leaks a task per timed-out request"
 run "$cli" leaks -- "$apps/leak_request_handler"
 echo "(exit status $?: 1 = leaks found)"
+
+title "4. an ordinary pthread program (no taskscope in it) under the probe"
+run "$cli" run -o "$out/probe" -- "$build/tests/probe/probe_app" contend
+echo "(exit status $?: the program's own)"
+run "$cli" top -n 5 "$out/probe/mutex.pb.gz"

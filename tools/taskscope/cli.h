@@ -23,6 +23,8 @@ struct cli_command {
 extern const struct cli_command cli_top;
 extern const struct cli_command cli_dump;
 extern const struct cli_command cli_leaks;
+extern const struct cli_command cli_run;
+extern const struct cli_command cli_race;
 
 /* Prints "taskscope SUB: <message>\n" on stderr. */
 void cli_error(const char *sub, const char *fmt, ...)
@@ -42,6 +44,24 @@ void cli_print_usage(const struct cli_command *cmd, FILE *f);
 
 /* Parses a decimal integer in [min, max]; 0 on success, -1 otherwise. */
 int cli_parse_long(const char *s, long min, long max, long *out);
+
+/* One change to a child's environment: a NULL value removes the name. */
+struct cli_env {
+    const char *name;
+    const char *value;
+};
+
+/* Forks and execs cmd (PATH searched) with env[0..nenv) applied, forwards
+ * SIGINT and SIGTERM to it and waits (child.c). Returns its exit code
+ * (128 + N when signal N killed it, said on stderr), or -1 after printing
+ * why it could not be run, for subcommand SUB. */
+int cli_run_child(const char *sub, char **cmd, const struct cli_env *env, size_t nenv);
+
+/* cli_top_brief (top.c): a short summary of the pprof file path on f: a
+ * "TITLE (type): total V" line and, of the top rows functions by flat
+ * value, those with a non-zero flat value.
+ * 0, or -1 after saying on f why the file could not be read. */
+int cli_top_brief(FILE *f, const char *path, const char *title, long rows);
 
 /* Flushes stdout; on failure (e.g. a full disk) reports it for SUB and
  * returns CLI_EXIT_ERROR, else returns rc. */

@@ -21,6 +21,8 @@ static const struct cli_command *const commands[] = {
     &cli_top,
     &cli_dump,
     &cli_leaks,
+    &cli_run,
+    &cli_race,
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
 

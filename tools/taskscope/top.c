@@ -279,3 +279,37 @@ const struct cli_command cli_top = {
         "Exit status: 0 shown, 2 usage error or unreadable or invalid FILE.\n",
     .run = top_main,
 };
+
+/* The rows with a flat value of their own (callers only add cum). */
+int cli_top_brief(FILE *f, const char *path, const char *title, long rows)
+{
+    struct pprof p;
+    char reason[512];
+    if (pprof_load(path, &p, reason, sizeof reason) != PPROF_OK) {
+        fprintf(f, "%s: cannot read %s: %s\n", title, path, reason);
+        return -1;
+    }
+    struct top_opts o = {.file = path, .rows = rows};
+    struct graph g = {0};
+    long type = pick_sample_type(&p, &o);
+    int r = type >= 0 ? graph_build(&g, &p, (size_t)type, rows) : -1;
+    if (r == 0) {
+        const char *unit = pprof_string(&p, p.pb->sample_type[type]->unit);
+        const char *ou = output_unit(&g, unit);
+        char v[64], pct[32];
+        units_label(g.total, unit, ou, v, sizeof v);
+        fprintf(f, "%s (%s): total %s\n", title,
+                pprof_string(&p, p.pb->sample_type[type]->type), v);
+        for (size_t i = 0; i < g.norder_kept; i++) {
+            const struct node *n = &g.nodes[g.order[i]];
+            if (n->flat == 0)
+                continue;
+            units_label(n->flat, unit, ou, v, sizeof v);
+            units_percent(n->flat, g.total, pct, sizeof pct);
+            fprintf(f, "  %10s %s  %s\n", v, pct, n->name);
+        }
+    }
+    graph_free(&g, p.pb->n_location);
+    pprof_free(&p);
+    return r == 0 ? 0 : -1;
+}
