@@ -28,6 +28,8 @@
 #endif
 
 #ifdef TS_RACE
+#include <stdio.h>
+
 void *__tsan_get_current_fiber(void);
 void *__tsan_create_fiber(unsigned flags);
 void __tsan_destroy_fiber(void *fiber);
@@ -45,6 +47,15 @@ void __tsan_release(void *addr);
 #define ts__race_fiber_switch(f) __tsan_switch_to_fiber((f), 1 /* no sync */)
 #define ts__race_acquire(a) __tsan_acquire((void *)(a))
 #define ts__race_release(a) __tsan_release((void *)(a))
+/* Names task id's fiber "task <id>", so TSan's reports say which task
+ * (`taskscope race` reads it back). TSan copies the name. */
+#define ts__race_fiber_name(f, id)                                          \
+    do {                                                                    \
+        char ts__name_[32];                                                 \
+        snprintf(ts__name_, sizeof ts__name_, "task %llu",                  \
+                 (unsigned long long)(id));                                 \
+        __tsan_set_fiber_name((f), ts__name_);                              \
+    } while (0)
 #else
 static inline void *ts__race_fiber_current(void) { return 0; }
 static inline void *ts__race_fiber_create(void) { return 0; }
@@ -52,6 +63,11 @@ static inline void ts__race_fiber_destroy(void *f) { (void)f; }
 static inline void ts__race_fiber_switch(void *f) { (void)f; }
 static inline void ts__race_acquire(const void *a) { (void)a; }
 static inline void ts__race_release(const void *a) { (void)a; }
+static inline void ts__race_fiber_name(void *f, unsigned long long id)
+{
+    (void)f;
+    (void)id;
+}
 #endif
 
 #endif

@@ -91,6 +91,7 @@ static void init(struct ts_task *t, void (*fn)(void *), void *arg,
     ts__labels_inherit(t, parent);
     t->sp = ts__stack_prepare(t->stack.hi, t);
     t->race_fiber = ts__race_fiber_create();
+    ts__race_fiber_name(t->race_fiber, t->id);
     ts__race_release(t); /* the go statement happens before the task starts */
     __atomic_store_n(&t->state, TS_TASK_RUNNABLE, __ATOMIC_RELEASE);
 }
@@ -155,7 +156,7 @@ int ts_procs(void)
 int64_t ts_num_tasks(void)
 {
     int64_t n = __atomic_load_n(&created_by_threads, __ATOMIC_RELAXED);
-    int np = ts__nprocs();
+    int np = ts__nprocs_if_started();
     for (int i = 0; i < np; i++) {
         struct ts_p *p = ts__p(i);
         n += __atomic_load_n(&p->created, __ATOMIC_RELAXED) -
