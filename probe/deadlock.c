@@ -13,13 +13,14 @@
  * Invariants:
  *   - only waits older than MIN_WAIT_NS are followed, and the chain is
  *     re-read at each step, so a cycle seen is one that lasted that long;
- *   - a mutex is read only while a thread is blocked in pthread_mutex_lock
- *     on it, so its memory is live (a program that frees a mutex with
- *     waiters is already broken);
+ *   - a mutex is read with process_vm_readv, which cannot fault: the wait
+ *     seen in the snapshot may have ended and the mutex been freed since;
  *   - each cycle is reported once (keyed by its smallest tid and length). */
 #include "probe/probe.h"
 
 #include <stdlib.h>
+#include <sys/uio.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -58,10 +59,18 @@ static bool stuck(const struct ts_task_info *t, int64_t now)
            now - t->wait_since >= MIN_WAIT_NS;
 }
 
+/* owner_of: the tid glibc keeps in the mutex t waits for, read without
+ * faulting (the wait may have ended since the snapshot and the mutex been
+ * freed); 0 if unreadable. */
 static pid_t owner_of(const struct ts_task_info *t)
 {
     const pthread_mutex_t *m = t->wait_object;
-    return __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED);
+    int owner = 0;
+    struct iovec local = {&owner, sizeof owner};
+    struct iovec remote = {(void *)&m->__data.__owner, sizeof owner};
+    if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)sizeof owner)
+        return 0;
+    return owner;
 }
 
 /* cycle_from: the cycle start closes, if any, into c. */

@@ -181,7 +181,7 @@ void _exit(int status)
 {
     if (!ts__real.exit_now)
         ts__probe_resolve();
-    ts__probe_output_write();
+    ts__probe_output_before_exit();
     ts__real.exit_now(status);
     __builtin_unreachable();
 }

@@ -13,8 +13,9 @@
  * Invariants:
  *   - the per-acquisition cost is one lock-free lookup per lock held
  *     (usually none or one); only a new edge takes graph_lock, captures a
- *     stack and searches, so each edge is examined once and each cycle is
- *     reported once (by the edge that closed it);
+ *     stack and searches (breadth-first, each lock expanded once, at most
+ *     MAX_VISIT), so each edge is examined once and each cycle is reported
+ *     once (by the edge that closed it);
  *   - trylocks are held but add no edges: a trylock cannot wait, so it
  *     cannot close a deadlock (TSan does the same);
  *   - an unlock forgets the most recent hold of that lock; an unlock of a
@@ -38,6 +39,7 @@
 #define EDGE_SLOTS (1u << EDGE_LOG2)
 #define MAX_CYCLE 8
 #define MAX_CYCLES 64
+#define MAX_VISIT 512
 
 struct held {
     const void *lock;
@@ -89,23 +91,41 @@ static long find(uintptr_t from, uintptr_t to, bool *found)
     return -1;
 }
 
-/* path: depth-first search for a path start -> ... -> goal; its edge
- * indices go to out (at most MAX_CYCLE - 1). Under graph_lock. */
-static int path(uintptr_t start, uintptr_t goal, uint32_t *out, int depth)
+/* path: breadth-first search for a path start -> ... -> goal over at most
+ * MAX_VISIT locks, each expanded once; its edge indices go to out (at most
+ * MAX_CYCLE - 1), in order. Under graph_lock. */
+static int path(uintptr_t start, uintptr_t goal, uint32_t *out)
 {
-    if (depth >= MAX_CYCLE - 1)
-        return -1;
-    for (size_t i = 0; i < EDGE_SLOTS; i++) {
-        if (edges[i].from != start || edges[i].to == 0)
-            continue;
-        out[depth] = (uint32_t)i;
-        if (edges[i].to == goal)
-            return depth + 1;
-        int n = path(edges[i].to, goal, out, depth + 1);
-        if (n > 0)
-            return n;
+    static uintptr_t node[MAX_VISIT];
+    static int from[MAX_VISIT];      /* the node it was reached from */
+    static uint32_t via[MAX_VISIT];  /* by which edge */
+    int n = 1, hit = -1;
+    node[0] = start;
+    from[0] = -1;
+    for (int k = 0; k < n && hit < 0; k++) {
+        for (size_t i = 0; i < EDGE_SLOTS && hit < 0; i++) {
+            uintptr_t to = edges[i].to;
+            if (edges[i].from != node[k] || to == 0)
+                continue;
+            int seen = 0;
+            while (seen < n && node[seen] != to)
+                seen++;
+            if (seen < n || n == MAX_VISIT)
+                continue;
+            node[n] = to, from[n] = k, via[n] = (uint32_t)i;
+            if (to == goal)
+                hit = n;
+            n++;
+        }
     }
-    return -1;
+    int len = 0;
+    for (int k = hit; k > 0; k = from[k])
+        len++;
+    if (hit < 0 || len > MAX_CYCLE - 1)
+        return -1;
+    for (int k = hit, i = len; k > 0; k = from[k])
+        out[--i] = via[k];
+    return len;
 }
 
 static void print_cycle(FILE *f, struct ts__symbolizer *sym, void *arg)
@@ -144,7 +164,7 @@ static void learn(const struct held *h, const void *lock, uint32_t stack)
         __atomic_store_n(&edges[i].to, to, __ATOMIC_RELAXED);
         __atomic_store_n(&edges[i].from, from, __ATOMIC_RELEASE);
         int c = ncycles;
-        int n = c < MAX_CYCLES ? path(to, from, cycles[c], 0) : -1;
+        int n = c < MAX_CYCLES ? path(to, from, cycles[c]) : -1;
         if (n > 0) {
             cycles[c][n] = (uint32_t)i;
             cycle_len[c] = n + 1;
@@ -155,13 +175,24 @@ static void learn(const struct held *h, const void *lock, uint32_t stack)
     ts__real.mutex_unlock(&graph_lock);
 }
 
+/* held_already: a recursive mutex or a read lock taken again. */
+static bool held_already(const void *lock, int top)
+{
+    for (int k = 0; k < top; k++)
+        if (held[k].lock == lock)
+            return true;
+    return false;
+}
+
 __attribute__((noinline)) void ts__probe_lock_acquired(const void *lock, uintptr_t pc)
 {
     int top = nheld < MAX_HELD ? nheld : MAX_HELD;
-    for (int k = 0; edges && k < top; k++) {
+    /* a lock taken again while held adds no order: it cannot wait for the
+     * locks taken in between (TSan and Helgrind agree) */
+    bool again = held_already(lock, top);
+    for (int k = 0; edges && !again && k < top; k++) {
         bool found;
-        if (held[k].lock == lock ||
-            find((uintptr_t)held[k].lock, (uintptr_t)lock, &found) < 0 || found)
+        if (find((uintptr_t)held[k].lock, (uintptr_t)lock, &found) < 0 || found)
             continue;
         uint64_t pcs[TS__STACK_MAX_DEPTH];
         /* skip 1: this function; the leaf is the interposed lock call */
@@ -186,6 +217,8 @@ void ts__probe_lock_released(const void *lock)
             continue;
         for (; k + 1 < top; k++)
             held[k] = held[k + 1];
+        if (nheld > MAX_HELD) /* the slot freed at the top is not a hold */
+            held[top - 1] = (struct held){NULL, 0};
         nheld--;
         return;
     }

@@ -19,11 +19,14 @@
 
 #include "profiler/heap.h"
 
-/* skip 1: the sampled stack's leaf is the caller of malloc. */
+/* skip 1: the sampled stack's leaf is the caller of malloc. errno is
+ * kept: a sample may unwind or map memory, the program must not see it. */
 #define ACCOUNT_ALLOC(p, n)                                                  \
     do {                                                                    \
         if ((p) && ts__probe_enter()) {                                     \
+            int e_ = errno;                                                 \
             ts__heap_on_alloc((p), (n), 1);                                 \
+            errno = e_;                                                     \
             ts__probe_leave();                                              \
         }                                                                   \
     } while (0)
@@ -31,7 +34,9 @@
 static void account_free(void *p)
 {
     if (p && ts__probe_enter()) {
+        int e = errno;
         ts__heap_on_free(p);
+        errno = e;
         ts__probe_leave();
     }
 }

@@ -165,6 +165,10 @@ void ts__probe_deadlock_start(void);
 /* ts__probe_signals_init: output before a deadly signal's default action. */
 void ts__probe_signals_init(void);
 
+/* ts__probe_output_before_exit: the output, from _exit (which signal
+ * handlers call): handed to the writer thread, with a bounded wait. */
+void ts__probe_output_before_exit(void);
+
 /* ---- output.c ---------------------------------------------------------- */
 
 /* ts__probe_output_init: where and what to write at exit (environment set

@@ -64,8 +64,10 @@ __attribute__((noinline)) uint64_t ts__probe_wait_end(int reason, const void *ob
             ts__probe_resolve();                                            \
         if (!ts__probe_enter())                                             \
             return ts__real.REAL ARGS;                                      \
+        int e0 = errno;                                                     \
         int r = ts__real.sem_trywait(o);                                    \
         if (r != 0 && errno == EAGAIN) {                                    \
+            errno = e0; /* a wait that succeeds leaves errno alone */       \
             uint64_t t0 = ts__probe_wait_begin(TS_WAIT_SEM, o);             \
             r = ts__real.REAL ARGS;                                         \
             int e = errno;                                                  \

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <taskscope/profile.h>
 #include <unistd.h>
@@ -55,9 +56,24 @@ static void on_sigquit(int sig)
     errno = saved;
 }
 
+static ino_t quit_ino; /* the pipe's inode: the program may close our fds */
+
+/* quit_pipe_ours: whether quit_pipe[0] is still our pipe (a program that
+ * closes every descriptor, as daemons do, may have reused the number). */
+static bool quit_pipe_ours(void)
+{
+    struct stat st;
+    return quit_pipe[0] >= 0 && fstat(quit_pipe[0], &st) == 0 &&
+           S_ISFIFO(st.st_mode) && st.st_ino == quit_ino;
+}
+
 static void quit_dump(void)
 {
     char c;
+    if (!quit_pipe_ours()) {
+        quit_pipe[0] = -1; /* poll ignores it from now on */
+        return;
+    }
     if (read(quit_pipe[0], &c, 1) <= 0)
         return;
     /* Straight to fd 2: a thread blocked in stdio may hold a stream's
@@ -179,7 +195,7 @@ static void *agent_main(void *arg)
                               {.fd = listen_fd, .events = POLLIN}};
         if (poll(p, listen_fd >= 0 ? 2 : 1, -1) < 0)
             continue;
-        if (p[0].revents & POLLIN)
+        if (p[0].revents & (POLLIN | POLLNVAL | POLLHUP | POLLERR))
             quit_dump();
         if (listen_fd >= 0 && (p[1].revents & POLLIN))
             serve_one();
@@ -202,8 +218,10 @@ static void start_once(void)
 {
     const char *agent = getenv("TASKSCOPE_AGENT");
     agent_pid = getpid();
-    if (pipe2(quit_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+    struct stat st;
+    if (pipe2(quit_pipe, O_CLOEXEC | O_NONBLOCK) != 0 || fstat(quit_pipe[0], &st) != 0)
         return;
+    quit_ino = st.st_ino;
     if (agent && strcmp(agent, "1") == 0)
         listen_fd = open_socket();
     if (ts__start_helper_thread(agent_main, NULL) == 0)

@@ -11,6 +11,8 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "profiler/agent.h"
@@ -56,7 +58,11 @@ static void start_once(void)
     if (!for_probe)
         ts__exit_profiles_init(); /* the probe writes its own (probe/output.c) */
     start_drain_thread();
-    ts__agent_start();
+    /* Under the probe the program is not ours: no agent thread and no
+     * SIGQUIT handler unless asked for (taskscope run asks). */
+    const char *agent = getenv("TASKSCOPE_AGENT");
+    if (!for_probe || (agent && strcmp(agent, "1") == 0))
+        ts__agent_start();
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;

@@ -46,9 +46,13 @@ dump)
     "$ts" run -o out -- "$app" block >stdout 2>stderr &
     runner=$!
     for _ in $(seq 100); do grep -q ready stdout 2>/dev/null && break; sleep 0.1; done
-    pid=$(pgrep -n -f "$app block") || fail "the program did not start"
-    sleep 0.3
-    "$ts" dump "$pid" >dump.txt 2>dump.err || { cat dump.err; fail "dump failed"; }
+    # the program is the runner's child (pgrep -f would match the runner too)
+    pid=$(pgrep -P "$runner") || fail "the program did not start"
+    for _ in $(seq 100); do
+        "$ts" dump "$pid" >dump.txt 2>dump.err || { cat dump.err; fail "dump failed"; }
+        grep -q "\[pthread_mutex_lock" dump.txt && break
+        sleep 0.1
+    done
     kill "$pid"
     wait $runner
     [ $? -eq 143 ] || fail "run's status after SIGTERM: want 143"
@@ -64,7 +68,7 @@ deadlock)
     "$ts" run -o out -- "$app" deadlock >stdout 2>stderr &
     runner=$!
     for _ in $(seq 100); do [ -s out/deadlock.txt ] && break; sleep 0.1; done
-    pid=$(pgrep -n -f "$app deadlock")
+    pid=$(pgrep -P "$runner") || fail "the program did not start"
     "$ts" dump "$pid" >dump.txt 2>&1
     kill "$pid"
     wait $runner
@@ -99,6 +103,11 @@ robust)
     out=$(LD_PRELOAD=$lib TASKSCOPE_PROBE_QUIET=1 "$app" forks) || fail "forks scenario"
     [ "$out" = "forked 200" ] || fail "forks scenario printed '$out'"
     [ $(ls -d taskscope.probe_app.* | wc -l) -eq 2 ] || fail "one output per run, none for the children"
+    # 378 lock orders learnt, none inverted; a recursive relock is no order
+    out=$(timeout 20 env LD_PRELOAD=$lib TASKSCOPE_PROBE_QUIET=1 TASKSCOPE_PROBE_OUT=ord \
+          "$app" ordered 2>err) || fail "ordered scenario (or too slow)"
+    [ "$out" = "ordered ok" ] || fail "ordered scenario printed '$out'"
+    [ ! -e ord/lockorder.txt ] && ! grep -q inversion err || { cat err; fail "false inversion"; }
     ;;
 children)
     "$ts" run -o plain -- "$app" exec >stdout 2>stderr || fail "exec scenario"

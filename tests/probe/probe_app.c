@@ -12,6 +12,8 @@
  *            that allocate and lock too;
  *   deadlock two threads take lock_a and lock_b in opposite orders, with a
  *            pause between, and deadlock (main waits 30 s, then exits 3);
+ *   ordered  28 mutexes always taken in one order, and a recursive mutex
+ *            taken again while other locks are held: no inversion;
  *   exec     prints, from an exec'd shell, the LD_PRELOAD it got;
  *   status   exits with status 7. */
 #define _GNU_SOURCE
@@ -175,6 +177,34 @@ static int deadlock(void)
     return 3;
 }
 
+static int ordered(void)
+{
+    enum { N = 28 };
+    static pthread_mutex_t m[N];
+    pthread_mutex_t rec;
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&rec, &a);
+    for (int i = 0; i < N; i++)
+        pthread_mutex_init(&m[i], NULL);
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++) {
+            pthread_mutex_lock(&m[i]);
+            pthread_mutex_lock(&m[j]);
+            pthread_mutex_unlock(&m[j]);
+            pthread_mutex_unlock(&m[i]);
+        }
+    pthread_mutex_lock(&rec);
+    pthread_mutex_lock(&m[0]);
+    pthread_mutex_lock(&rec); /* again, while m[0] is held */
+    pthread_mutex_unlock(&rec);
+    pthread_mutex_unlock(&m[0]);
+    pthread_mutex_unlock(&rec);
+    printf("ordered ok\n");
+    return 0;
+}
+
 static int early_ok;
 
 __attribute__((constructor)) static void early(void)
@@ -204,9 +234,12 @@ static int forks(void)
     for (int i = 0; i < 200; i++) {
         pid_t pid = fork();
         if (pid == 0) {
-            pthread_mutex_lock(&mu);
+            /* not mu: a churn thread of the parent may have held it at the
+             * fork, and nobody in the child would unlock it */
+            static pthread_mutex_t child_mu = PTHREAD_MUTEX_INITIALIZER;
+            pthread_mutex_lock(&child_mu);
             free(malloc(100));
-            pthread_mutex_unlock(&mu);
+            pthread_mutex_unlock(&child_mu);
             _exit(0);
         }
         int st;
@@ -228,6 +261,8 @@ int main(int argc, char **argv)
         return block();
     if (!strcmp(mode, "deadlock"))
         return deadlock();
+    if (!strcmp(mode, "ordered"))
+        return ordered();
     if (!strcmp(mode, "dlsym"))
         return early_ok ? (printf("dlsym ok\n"), 0) : 1;
     if (!strcmp(mode, "forks"))
