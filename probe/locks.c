@@ -12,13 +12,14 @@
  * then acquires takes that stack and records its measured delay with it.
  * The handover is exact for the lock it concerns: between the unlock and
  * the waiter's acquisition nobody else can unlock this lock. An unlock
- * whose waiter had not counted itself in yet leaves no stack; that wait
- * stays in the block profile only.
+ * whose waiter had not counted itself in yet, or was still spinning (an
+ * adaptive mutex) rather than sleeping, leaves no stack; that wait stays
+ * in the block profile only.
  *
- * Cost model: an uncontended lock is one extra trylock; an unlock, one
- * relaxed load of the process-wide waiter count (no table lookup unless
- * some thread waits for some lock); no malloc, no lock, no syscall of the
- * probe's own on any path. */
+ * Cost model: an uncontended lock is one extra trylock; a mutex unlock,
+ * one load of the mutex's own lock word (the table is looked at only when
+ * a sleeper may wait), a rwlock unlock one table probe; no malloc, no
+ * lock, no syscall of the probe's own on any path. */
 #include "probe/probe.h"
 
 #include <errno.h>
@@ -40,7 +41,6 @@ struct entry {
 };
 
 static struct entry *table;
-static int waiting;       /* atomic: threads in any slow path */
 static uint64_t overflow; /* atomic: slow paths that found no entry */
 
 void ts__probe_locks_init(void)
@@ -91,13 +91,11 @@ static struct entry *wait_enter(const void *lock)
     struct entry *e = entry_of(lock, true);
     if (e)
         __atomic_add_fetch(&e->waiters, 1, __ATOMIC_ACQ_REL);
-    __atomic_add_fetch(&waiting, 1, __ATOMIC_ACQ_REL);
     return e;
 }
 
 static void wait_leave(struct entry *e, bool acquired, uint64_t delay)
 {
-    __atomic_sub_fetch(&waiting, 1, __ATOMIC_RELEASE);
     if (!e)
         return;
     __atomic_sub_fetch(&e->waiters, 1, __ATOMIC_RELEASE);
@@ -111,8 +109,6 @@ static void wait_leave(struct entry *e, bool acquired, uint64_t delay)
  * symbolizes as an inlined frame). */
 __attribute__((noinline)) static void note_unlock(const void *lock)
 {
-    if (!__atomic_load_n(&waiting, __ATOMIC_RELAXED))
-        return;
     struct entry *e = entry_of(lock, false);
     if (!e || !__atomic_load_n(&e->waiters, __ATOMIC_ACQUIRE))
         return;
@@ -169,14 +165,30 @@ __attribute__((noinline)) static void note_unlock(const void *lock)
         return r;                                                           \
     }
 
+/* mutex_quiet: a held glibc mutex whose lock word says nobody sleeps on
+ * it (1; a sleeper sets 2, a PI or robust mutex keeps the owner's tid
+ * there, which only costs a table lookup). Read from the mutex the caller
+ * holds, so no shared counter bounces between cores. */
+static inline bool mutex_quiet(pthread_mutex_t *m)
+{
+    return __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 1;
+}
+
+static inline bool rwlock_quiet(pthread_rwlock_t *l)
+{
+    (void)l;
+    return false; /* no such word: the table says */
+}
+
 /* An unlock: the holder's stack for a waiter, then the real unlock. */
-#define DEFINE_UNLOCK(NAME, REAL, TYPE)                                     \
+#define DEFINE_UNLOCK(NAME, REAL, TYPE, QUIET)                              \
     int NAME(TYPE *l)                                                       \
     {                                                                       \
         if (!ts__real.REAL)                                                 \
             ts__probe_resolve();                                            \
         if (ts__probe_enter()) {                                            \
-            note_unlock(l);                                                 \
+            if (!QUIET(l))                                                  \
+                note_unlock(l);                                             \
             ts__probe_lock_released(l);                                     \
             ts__probe_leave();                                              \
         }                                                                   \
@@ -190,7 +202,7 @@ DEFINE_LOCK(pthread_mutex_lock, mutex_lock, mutex_trylock, TS_WAIT_PTHREAD_MUTEX
 DEFINE_LOCK(pthread_mutex_timedlock, mutex_timedlock, mutex_trylock,
             TS_WAIT_PTHREAD_MUTEX, TIMED(pthread_mutex_t), (l, deadline))
 DEFINE_TRYLOCK(pthread_mutex_trylock, mutex_trylock, pthread_mutex_t)
-DEFINE_UNLOCK(pthread_mutex_unlock, mutex_unlock, pthread_mutex_t)
+DEFINE_UNLOCK(pthread_mutex_unlock, mutex_unlock, pthread_mutex_t, mutex_quiet)
 
 DEFINE_LOCK(pthread_rwlock_rdlock, rdlock, tryrdlock, TS_WAIT_PTHREAD_RDLOCK,
             (pthread_rwlock_t *l), (l))
@@ -202,4 +214,4 @@ DEFINE_LOCK(pthread_rwlock_timedwrlock, timedwrlock, trywrlock, TS_WAIT_PTHREAD_
             TIMED(pthread_rwlock_t), (l, deadline))
 DEFINE_TRYLOCK(pthread_rwlock_tryrdlock, tryrdlock, pthread_rwlock_t)
 DEFINE_TRYLOCK(pthread_rwlock_trywrlock, trywrlock, pthread_rwlock_t)
-DEFINE_UNLOCK(pthread_rwlock_unlock, rwlock_unlock, pthread_rwlock_t)
+DEFINE_UNLOCK(pthread_rwlock_unlock, rwlock_unlock, pthread_rwlock_t, rwlock_quiet)
