@@ -210,9 +210,14 @@ static int visit_threads(int (*fn)(const struct ts_task_info *, void *), void *a
     return 0;
 }
 
+struct copy {
+    struct ts_task_info *v;
+    size_t n, max;
+};
+
 static int copy_out(const struct ts_task_info *info, void *arg)
 {
-    struct { struct ts_task_info *v; size_t n, max; } *out = arg;
+    struct copy *out = arg;
     if (out->n == out->max)
         return 1;
     out->v[out->n++] = *info;
@@ -221,7 +226,7 @@ static int copy_out(const struct ts_task_info *info, void *arg)
 
 size_t ts__probe_threads_read(struct ts_task_info *v, size_t max)
 {
-    struct { struct ts_task_info *v; size_t n, max; } out = {v, 0, max};
+    struct copy out = {v, 0, max};
     if (slots)
         visit_threads(copy_out, &out);
     return out.n;

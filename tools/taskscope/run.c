@@ -107,13 +107,12 @@ static bool usable_out(const char *dir)
     return empty;
 }
 
-/* The summary of one process's output directory. */
-static void summarize(const char *dir, const char *list)
+/* The summary of one process's output directory: the profiles it wrote
+ * (only those asked for were). */
+static void summarize(const char *dir)
 {
     fprintf(stderr, "taskscope run: output in %s\n", dir);
     for (size_t i = 0; i < NPROFILES; i++) {
-        if (list && !strstr(list, profiles[i]))
-            continue;
         char path[PATH_MAX + 64];
         snprintf(path, sizeof path, "%s/%s.pb.gz", dir, profiles[i]);
         if (access(path, R_OK) == 0)
@@ -126,14 +125,14 @@ static void summarize(const char *dir, const char *list)
 }
 
 /* report: every directory the index names; false if none. */
-static bool report(const char *index, const char *list)
+static bool report(const char *index)
 {
     FILE *f = fopen(index, "r");
     char line[PATH_MAX + 2];
     bool any = false;
     while (f && fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = '\0';
-        summarize(line, list);
+        summarize(line);
         any = true;
     }
     if (f)
@@ -172,7 +171,7 @@ static int run(char **cmd, const struct run_opts *o)
         {"TASKSCOPE_FOLLOW", o->follow ? "1" : NULL},
     };
     int code = cli_run_child("run", cmd, env, sizeof env / sizeof *env);
-    if (code >= 0 && !report(index, o->profiles))
+    if (code >= 0 && !report(index))
         cli_error("run", "%s wrote no profiles (statically linked, setuid, or it "
                          "ended without exiting normally)", cmd[0]);
     unlink(index);
