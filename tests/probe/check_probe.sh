@@ -1,6 +1,8 @@
 #!/bin/bash
-# check_probe.sh SCENARIO TASKSCOPE PROBE_LIB PROBE_APP WORKDIR [WORKLOADS_SRC] — the probe's
-# integration tests (tests/probe/CMakeLists.txt says what each checks).
+# check_probe.sh SCENARIO TASKSCOPE PROBE_LIB PROBE_APP WORKDIR WORKLOADS_SRC
+#                TASKSCOPE_PROGRAM
+# The probe's integration tests (tests/probe/CMakeLists.txt says what each
+# checks).
 # Profiles are read back with `go tool pprof`; exit 77 (skip) without go.
 set -u
 scenario=$1 ts=$2 lib=$3 app=$4 work=$5
@@ -135,6 +137,10 @@ cli)
     has err "/nonexistent/program"
     "$ts" run --profile=mutex -o only -- "$app" status 2>/dev/null
     [ -f only/mutex.pb.gz ] && [ ! -f only/heap.pb.gz ] || fail "--profile=mutex"
+    # a taskscope program (sample pipeline, linked with libtaskscope.so)
+    LD_PRELOAD=$lib TASKSCOPE_PROBE_OUT=aside "$7" >/dev/null 2>err || fail "pipeline under the probe"
+    has err "carries the taskscope runtime"
+    [ ! -e aside ] || fail "the probe wrote output for a taskscope program"
     ;;
 *) fail "unknown scenario $scenario" ;;
 esac
