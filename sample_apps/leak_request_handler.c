@@ -185,10 +185,6 @@ static int main_task(void *arg)
 
 int main(int argc, char **argv)
 {
-    bool fixed = argc > 1 && strcmp(argv[1], "--fixed") == 0;
-    if (argc > 2 || (argc == 2 && !fixed)) {
-        fprintf(stderr, "usage: %s [--fixed]\n", argv[0]);
-        return 2;
-    }
+    bool fixed = sample_flag(argc, argv, "--fixed");
     return ts_run(main_task, &fixed);
 }

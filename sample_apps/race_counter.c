@@ -20,9 +20,10 @@
  * Output: "counter = 4000" and exit 0; with --racy the total printed may
  * be lower (lost updates) and the program still exits 0 without TSan. */
 #include <stdio.h>
-#include <string.h>
 
 #include <taskscope/taskscope.h>
+
+#include "sample.h"
 
 #define WORKERS 4
 #define INCREMENTS 1000
@@ -77,10 +78,6 @@ static int main_task(void *arg)
 
 int main(int argc, char **argv)
 {
-    bool racy = argc == 2 && strcmp(argv[1], "--racy") == 0;
-    if (argc > 2 || (argc == 2 && !racy)) {
-        fputs("usage: race_counter [--racy]\n", stderr);
-        return 2;
-    }
+    bool racy = sample_flag(argc, argv, "--racy");
     return ts_run(main_task, &racy);
 }

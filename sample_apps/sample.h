@@ -23,10 +23,24 @@
 #define TASKSCOPE_SAMPLE_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <taskscope/taskscope.h>
+
+/* sample_flag: whether the program was run with its one optional flag;
+ * any other argument ends it with its usage line and status 2. */
+static inline bool sample_flag(int argc, char **argv, const char *flag)
+{
+    bool on = argc == 2 && strcmp(argv[1], flag) == 0;
+    if (argc > 2 || (argc == 2 && !on)) {
+        fprintf(stderr, "usage: %s [%s]\n", argv[0], flag);
+        exit(2);
+    }
+    return on;
+}
 
 static inline void *xmalloc(size_t n)
 {
