@@ -137,10 +137,7 @@ __attribute__((noinline)) static void note_unlock(const void *lock)
 #define DEFINE_LOCK(NAME, REAL, TRY, REASON, PARAMS, ARGS)                  \
     int NAME PARAMS                                                         \
     {                                                                       \
-        if (!ts__real.REAL)                                                 \
-            ts__probe_resolve();                                            \
-        if (!ts__probe_enter())                                             \
-            return ts__real.REAL ARGS;                                      \
+        TS__PROBE_ENTER_OR_FORWARD(REAL, ARGS);                             \
         int r = ts__real.TRY(l);                                            \
         if (r == EBUSY)                                                     \
             r = CONTENDED(REASON, l, ts__real.REAL ARGS);                   \
@@ -154,10 +151,7 @@ __attribute__((noinline)) static void note_unlock(const void *lock)
 #define DEFINE_TRYLOCK(NAME, REAL, TYPE)                                    \
     int NAME(TYPE *l)                                                       \
     {                                                                       \
-        if (!ts__real.REAL)                                                 \
-            ts__probe_resolve();                                            \
-        if (!ts__probe_enter())                                             \
-            return ts__real.REAL(l);                                        \
+        TS__PROBE_ENTER_OR_FORWARD(REAL, (l));                              \
         int r = ts__real.REAL(l);                                           \
         if (r == 0)                                                         \
             ts__probe_lock_tried(l, RET_PC);                                \

@@ -90,6 +90,18 @@ static inline void ts__probe_leave(void)
     ts__probe_depth = 0;
 }
 
+/* TS__PROBE_ENTER_OR_FORWARD: the head of a recording interposer: the real
+ * function resolved, and the call forwarded to it (ARGS, parenthesized)
+ * when the probe is off or is itself the caller; otherwise the caller is
+ * inside the probe and must ts__probe_leave. */
+#define TS__PROBE_ENTER_OR_FORWARD(REAL, ARGS)                               \
+    do {                                                                    \
+        if (!ts__real.REAL)                                                 \
+            ts__probe_resolve();                                            \
+        if (!ts__probe_enter())                                             \
+            return ts__real.REAL ARGS;                                      \
+    } while (0)
+
 /* ts__probe_resolve: look up every real function (interpose.c). Called by
  * the constructor, and by an interposer that runs before it. Allocations
  * made meanwhile by dlsym come from a static arena. */

@@ -295,10 +295,7 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 
 int pthread_join(pthread_t th, void **ret)
 {
-    if (!ts__real.join)
-        ts__probe_resolve();
-    if (!ts__probe_enter())
-        return ts__real.join(th, ret);
+    TS__PROBE_ENTER_OR_FORWARD(join, (th, ret));
     uint64_t t0 = ts__probe_wait_begin(TS_WAIT_PTHREAD_JOIN, (const void *)th);
     int r = ts__real.join(th, ret);
     ts__probe_wait_end(TS_WAIT_PTHREAD_JOIN, (const void *)th, t0);

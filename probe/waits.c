@@ -43,10 +43,7 @@ __attribute__((noinline)) uint64_t ts__probe_wait_end(int reason, const void *ob
 #define DEFINE_WAIT(NAME, REAL, REASON, PARAMS, ARGS)                       \
     int NAME PARAMS                                                         \
     {                                                                       \
-        if (!ts__real.REAL)                                                 \
-            ts__probe_resolve();                                            \
-        if (!ts__probe_enter())                                             \
-            return ts__real.REAL ARGS;                                      \
+        TS__PROBE_ENTER_OR_FORWARD(REAL, ARGS);                             \
         uint64_t t0 = ts__probe_wait_begin(REASON, o);                      \
         int r = ts__real.REAL ARGS;                                         \
         int e = errno;                                                      \
@@ -60,10 +57,7 @@ __attribute__((noinline)) uint64_t ts__probe_wait_end(int reason, const void *ob
 #define DEFINE_SEM_WAIT(NAME, REAL, PARAMS, ARGS)                           \
     int NAME PARAMS                                                         \
     {                                                                       \
-        if (!ts__real.REAL)                                                 \
-            ts__probe_resolve();                                            \
-        if (!ts__probe_enter())                                             \
-            return ts__real.REAL ARGS;                                      \
+        TS__PROBE_ENTER_OR_FORWARD(REAL, ARGS);                             \
         int e0 = errno;                                                     \
         int r = ts__real.sem_trywait(o);                                    \
         if (r != 0 && errno == EAGAIN) {                                    \
