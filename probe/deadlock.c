@@ -13,17 +13,16 @@
  * Invariants:
  *   - only waits older than MIN_WAIT_NS are followed, and the chain is
  *     re-read at each step, so a cycle seen is one that lasted that long;
- *   - a mutex is read with process_vm_readv, which cannot fault: the wait
+ *   - a mutex is read with ts__reach_peek, which cannot fault: the wait
  *     seen in the snapshot may have ended and the mutex been freed since;
  *   - each cycle is reported once (keyed by its smallest tid and length). */
 #include "probe/probe.h"
 
 #include <stdlib.h>
-#include <sys/uio.h>
-#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
+#include "profiler/reach.h"
 #include "profiler/text.h"
 #include "profiler/threadcreate.h"
 #include "profiler/write.h"
@@ -66,11 +65,7 @@ static pid_t owner_of(const struct ts_task_info *t)
 {
     const pthread_mutex_t *m = t->wait_object;
     int owner = 0;
-    struct iovec local = {&owner, sizeof owner};
-    struct iovec remote = {(void *)&m->__data.__owner, sizeof owner};
-    if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)sizeof owner)
-        return 0;
-    return owner;
+    return ts__reach_peek(&owner, (uintptr_t)&m->__data.__owner, sizeof owner) ? owner : 0;
 }
 
 /* cycle_from: the cycle start closes, if any, into c. */

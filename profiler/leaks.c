@@ -43,7 +43,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -117,14 +116,6 @@ static bool idle_unchanged(const struct work *w)
     return true;
 }
 
-/* peek: copy size bytes at addr without dereferencing it (the object may
- * be gone since the snapshot); false when unreadable. */
-static bool peek(void *out, uintptr_t addr, size_t size)
-{
-    struct iovec local = {out, size}, remote = {(void *)addr, size};
-    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)size;
-}
-
 /* add_ring: exclude a ring. Its size is read with peek: ring.c publishes
  * a new ring with atomics in code TSan does not instrument, so a plain
  * read here would be reported as racing with the ring's mmap. */
@@ -133,7 +124,7 @@ static void add_ring(struct ts__ring *r, void *arg)
     struct work *w = arg;
     size_t size = 0;
     if (w->nexcl < w->cap_excl &&
-        peek(&size, (uintptr_t)&r->map_size, sizeof size))
+        ts__reach_peek(&size, (uintptr_t)&r->map_size, sizeof size))
         w->excl[w->nexcl++] = (struct ts__range){(uintptr_t)r,
                                                  (uintptr_t)r + size};
 }
@@ -284,7 +275,7 @@ static bool plan(struct ts__tasks *ts, struct work *w)
 static size_t chan_bytes(uintptr_t addr)
 {
     struct ts_chan ch;
-    return peek(&ch, addr, sizeof ch) ? ts__chan_bytes(&ch) : 0;
+    return ts__reach_peek(&ch, addr, sizeof ch) ? ts__chan_bytes(&ch) : 0;
 }
 
 /* scan_once: one reachability pass; marks candidates live; true when any
@@ -322,7 +313,7 @@ static int scan_once(struct work *w, bool *changed)
 static struct ts__range live_stack(const struct ts__tsnap *s)
 {
     uintptr_t sp = 0;
-    if (!peek(&sp, s->stack_hi + offsetof(struct ts_task, sp), sizeof sp) ||
+    if (!ts__reach_peek(&sp, s->stack_hi + offsetof(struct ts_task, sp), sizeof sp) ||
         sp < s->stack_lo || sp >= s->stack_hi)
         sp = s->stack_lo;
     return (struct ts__range){sp, s->stack_hi + sizeof(struct ts_task)};

@@ -888,3 +888,9 @@ int ts__reach_refs(const struct ts__reach_target *targets, size_t n,
     munmap(scratch, len);
     return err;
 }
+
+bool ts__reach_peek(void *out, uintptr_t addr, size_t size)
+{
+    struct iovec local = {out, size}, remote = {(void *)addr, size};
+    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)size;
+}

@@ -109,6 +109,11 @@ int ts__reach_refs(const struct ts__reach_target *targets, size_t n,
  * Release with ts__reach_free and the same size. Thread-safe. */
 void *ts__reach_alloc(size_t size);
 
+/* ts__reach_peek: copy size bytes at addr without dereferencing it (the
+ * object may be gone since a snapshot was taken); false when unreadable.
+ * Never faults. */
+bool ts__reach_peek(void *out, uintptr_t addr, size_t size);
+
 /* ts__reach_free: unmap a block from ts__reach_alloc(size). NULL is a
  * no-op. The contents are gone (not left behind as stale copies). */
 void ts__reach_free(void *p, size_t size);
