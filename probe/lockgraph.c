@@ -3,7 +3,9 @@
  * ThreadSanitizer's and Helgrind's detectors find them.
  *
  * Each thread keeps the locks it holds (with the return address of the
- * call that took each). Acquiring B while holding A is an edge A -> B;
+ * call that took each). Acquiring B while holding A is an edge A -> B,
+ * learned when the blocking call starts (so a run that then deadlocks on
+ * B has learned it too, and the work stays out of the critical section);
  * the first time an edge is seen, its stack is interned and the graph is
  * searched for a path B -> ... -> A: such a cycle means two threads taking
  * the locks in those orders at the same time can deadlock. It is reported

@@ -16,7 +16,8 @@
  * adaptive mutex) rather than sleeping, leaves no stack; that wait stays
  * in the block profile only.
  *
- * Cost model: an uncontended lock is one extra trylock; a mutex unlock,
+ * Cost model: an uncontended lock is a trylock instead of the lock; a
+ * held mutex goes to the real lock without a trylock; a mutex unlock,
  * one load of the mutex's own lock word (the table is looked at only when
  * a sleeper may wait), a rwlock unlock one table probe; no malloc, no
  * lock, no syscall of the probe's own on any path. */
@@ -132,17 +133,23 @@ __attribute__((noinline)) static void note_unlock(const void *lock)
 /* The return address of the interposer: where the program took the lock. */
 #define RET_PC ((uintptr_t)__builtin_return_address(0))
 
-/* A blocking lock call: tried first, CONTENDED when busy. PARAMS are the
- * interposer's parameters (the lock is always l), ARGS the real call's. */
-#define DEFINE_LOCK(NAME, REAL, TRY, REASON, PARAMS, ARGS)                  \
+/* A blocking lock call. The lock-order graph learns the acquisition
+ * before the call (and forgets it if the call fails): that work is done
+ * before the lock is held, not inside the program's critical section. A
+ * lock that looks free (BUSY false) is tried first, one that looks held
+ * goes straight to CONTENDED without a failing atomic on its cache line.
+ * PARAMS are the interposer's parameters (the lock is always l), ARGS the
+ * real call's. */
+#define DEFINE_LOCK(NAME, REAL, TRY, BUSY, REASON, PARAMS, ARGS)            \
     int NAME PARAMS                                                         \
     {                                                                       \
         TS__PROBE_ENTER_OR_FORWARD(REAL, ARGS);                             \
-        int r = ts__real.TRY(l);                                            \
+        ts__probe_lock_acquired(l, RET_PC);                                 \
+        int r = BUSY(l) ? EBUSY : ts__real.TRY(l);                          \
         if (r == EBUSY)                                                     \
             r = CONTENDED(REASON, l, ts__real.REAL ARGS);                   \
-        if (r == 0)                                                         \
-            ts__probe_lock_acquired(l, RET_PC);                             \
+        if (r != 0)                                                         \
+            ts__probe_lock_released(l);                                     \
         ts__probe_leave();                                                  \
         return r;                                                           \
     }
@@ -162,50 +169,64 @@ __attribute__((noinline)) static void note_unlock(const void *lock)
 /* mutex_quiet: a held glibc mutex whose lock word says nobody sleeps on
  * it (1; a sleeper sets 2, a PI or robust mutex keeps the owner's tid
  * there, which only costs a table lookup). Read from the mutex the caller
- * holds, so no shared counter bounces between cores. */
+ * holds, so no shared counter bounces between cores. mutex_busy: the same
+ * word is not 0, so a trylock would fail (a guess: CONTENDED's real lock
+ * call is right either way). */
 static inline bool mutex_quiet(pthread_mutex_t *m)
 {
     return __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 1;
 }
 
+static inline bool mutex_busy(pthread_mutex_t *m)
+{
+    return __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) != 0;
+}
+
+/* A rwlock has no such words: the table says who waits, trylock who holds. */
 static inline bool rwlock_quiet(pthread_rwlock_t *l)
 {
     (void)l;
-    return false; /* no such word: the table says */
+    return false;
 }
 
-/* An unlock: the holder's stack for a waiter, then the real unlock. */
+static inline bool rwlock_busy(pthread_rwlock_t *l)
+{
+    (void)l;
+    return false;
+}
+
+/* An unlock: the holder's stack for a waiter, the real unlock, then the
+ * held list (after: the critical section ends as early as it can). */
 #define DEFINE_UNLOCK(NAME, REAL, TYPE, QUIET)                              \
     int NAME(TYPE *l)                                                       \
     {                                                                       \
-        if (!ts__real.REAL)                                                 \
-            ts__probe_resolve();                                            \
-        if (ts__probe_enter()) {                                            \
-            if (!QUIET(l))                                                  \
-                note_unlock(l);                                             \
+        TS__PROBE_ENTER_OR_FORWARD(REAL, (l));                              \
+        if (!QUIET(l))                                                      \
+            note_unlock(l);                                                 \
+        int r = ts__real.REAL(l);                                           \
+        if (r == 0)                                                         \
             ts__probe_lock_released(l);                                     \
-            ts__probe_leave();                                              \
-        }                                                                   \
-        return ts__real.REAL(l);                                            \
+        ts__probe_leave();                                                  \
+        return r;                                                           \
     }
 
 #define TIMED(T) (T *l, const struct timespec *deadline)
 
-DEFINE_LOCK(pthread_mutex_lock, mutex_lock, mutex_trylock, TS_WAIT_PTHREAD_MUTEX,
-            (pthread_mutex_t *l), (l))
-DEFINE_LOCK(pthread_mutex_timedlock, mutex_timedlock, mutex_trylock,
+DEFINE_LOCK(pthread_mutex_lock, mutex_lock, mutex_trylock, mutex_busy,
+            TS_WAIT_PTHREAD_MUTEX, (pthread_mutex_t *l), (l))
+DEFINE_LOCK(pthread_mutex_timedlock, mutex_timedlock, mutex_trylock, mutex_busy,
             TS_WAIT_PTHREAD_MUTEX, TIMED(pthread_mutex_t), (l, deadline))
 DEFINE_TRYLOCK(pthread_mutex_trylock, mutex_trylock, pthread_mutex_t)
 DEFINE_UNLOCK(pthread_mutex_unlock, mutex_unlock, pthread_mutex_t, mutex_quiet)
 
-DEFINE_LOCK(pthread_rwlock_rdlock, rdlock, tryrdlock, TS_WAIT_PTHREAD_RDLOCK,
-            (pthread_rwlock_t *l), (l))
-DEFINE_LOCK(pthread_rwlock_timedrdlock, timedrdlock, tryrdlock, TS_WAIT_PTHREAD_RDLOCK,
-            TIMED(pthread_rwlock_t), (l, deadline))
-DEFINE_LOCK(pthread_rwlock_wrlock, wrlock, trywrlock, TS_WAIT_PTHREAD_WRLOCK,
-            (pthread_rwlock_t *l), (l))
-DEFINE_LOCK(pthread_rwlock_timedwrlock, timedwrlock, trywrlock, TS_WAIT_PTHREAD_WRLOCK,
-            TIMED(pthread_rwlock_t), (l, deadline))
+DEFINE_LOCK(pthread_rwlock_rdlock, rdlock, tryrdlock, rwlock_busy,
+            TS_WAIT_PTHREAD_RDLOCK, (pthread_rwlock_t *l), (l))
+DEFINE_LOCK(pthread_rwlock_timedrdlock, timedrdlock, tryrdlock, rwlock_busy,
+            TS_WAIT_PTHREAD_RDLOCK, TIMED(pthread_rwlock_t), (l, deadline))
+DEFINE_LOCK(pthread_rwlock_wrlock, wrlock, trywrlock, rwlock_busy,
+            TS_WAIT_PTHREAD_WRLOCK, (pthread_rwlock_t *l), (l))
+DEFINE_LOCK(pthread_rwlock_timedwrlock, timedwrlock, trywrlock, rwlock_busy,
+            TS_WAIT_PTHREAD_WRLOCK, TIMED(pthread_rwlock_t), (l, deadline))
 DEFINE_TRYLOCK(pthread_rwlock_tryrdlock, tryrdlock, pthread_rwlock_t)
 DEFINE_TRYLOCK(pthread_rwlock_trywrlock, trywrlock, pthread_rwlock_t)
 DEFINE_UNLOCK(pthread_rwlock_unlock, rwlock_unlock, pthread_rwlock_t, rwlock_quiet)

@@ -156,9 +156,10 @@ void ts__probe_locks_init(void);
 
 void ts__probe_lockgraph_init(void);
 
-/* The calling thread took lock (pc: where, in the program): acquired for a
- * blocking lock call, tried for a successful trylock; released when it
- * lets go. */
+/* The calling thread takes lock (pc: where, in the program): acquired
+ * just before a blocking lock call (the order is learned from the attempt;
+ * a call that fails is undone with released), tried after a successful
+ * trylock; released when it lets go. */
 void ts__probe_lock_acquired(const void *lock, uintptr_t pc);
 void ts__probe_lock_tried(const void *lock, uintptr_t pc);
 void ts__probe_lock_released(const void *lock);
