@@ -199,7 +199,7 @@ static int chan_send(struct ts_chan *ch, const void *elem, bool block)
     ts__lock(&ch->lock);
     if (ch->closed) {
         ts__unlock(&ch->lock);
-        ts_panic("send on closed channel");
+        ts_panic_code(TS_PANIC_MISUSE, "send on closed channel");
     }
     struct ts__waiter *w = ts__waitq_dequeue(&ch->recvq);
     if (w) {
@@ -224,7 +224,7 @@ static int chan_send(struct ts_chan *ch, const void *elem, bool block)
     ts__park(TS_WAIT_CHAN_SEND, ch, ts__chan_unlock_cb, ch);
     ts__race_acquire(&me);
     if (!me.success)
-        ts_panic("send on closed channel");
+        ts_panic_code(TS_PANIC_MISUSE, "send on closed channel");
     return 0;
 }
 
@@ -279,11 +279,11 @@ int ts_chan_try_recv(ts_chan_t *ch, void *out, bool *ok) { return chan_recv(ch, 
 void ts_chan_close(ts_chan_t *ch)
 {
     if (!ch)
-        ts_panic("close of nil channel");
+        ts_panic_code(TS_PANIC_MISUSE, "close of nil channel");
     ts__lock(&ch->lock);
     if (ch->closed) {
         ts__unlock(&ch->lock);
-        ts_panic("close of closed channel");
+        ts_panic_code(TS_PANIC_MISUSE, "close of closed channel");
     }
     ch->closed = true;
     ts__race_release(&ch->race_close);

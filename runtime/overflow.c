@@ -3,9 +3,8 @@
  * Every worker M runs with an alternate signal stack. A SIGSEGV/SIGBUS whose
  * fault address lies in the guard page of the task running on that M is a
  * stack overflow: report it, naming the task and where it was created, and
- * exit 2 (Go's "fatal error: stack overflow"). Any other fault is passed on
- * to the handler that was installed before ours, or to the default action,
- * so a real crash still dumps core as it would without taskscope.
+ * exit 2 (Go's "fatal error: stack overflow"), never a recoverable panic.
+ * The handler is sigpanic.c's, which asks ts__overflow_check first.
  *
  * The handler formats with snprintf into a stack buffer and writes with
  * write(2); the only non-async-signal-safe call is dladdr for the creation
@@ -21,35 +20,15 @@
 
 #define ALTSTACK_SIZE (64 * 1024)
 
-static struct sigaction old_segv, old_bus;
-
-void ts__print_pc(uintptr_t pc);              /* panic.c */
-void ts__put_stderr(const char *s, size_t n); /* panic.c */
-
-static void chain(int sig, siginfo_t *info, void *uctx)
-{
-    struct sigaction *old = sig == SIGBUS ? &old_bus : &old_segv;
-    if (old->sa_flags & SA_SIGINFO && old->sa_sigaction) {
-        old->sa_sigaction(sig, info, uctx);
-        return;
-    }
-    if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
-        old->sa_handler(sig);
-        return;
-    }
-    /* Default action: restore it and return; the faulting instruction runs
-     * again and the kernel applies it (core dump, exit status of SIGSEGV). */
-    signal(sig, SIG_DFL);
-}
-
-static void on_fault(int sig, siginfo_t *info, void *uctx)
+/* ts__overflow_check: report and exit when info is a guard-page fault of
+ * the running task; false otherwise. */
+bool ts__overflow_check(siginfo_t *info);
+bool ts__overflow_check(siginfo_t *info)
 {
     struct ts_m *m = ts__getm();
     struct ts_task *t = m ? m->curr : NULL;
-    if (!t || !ts__stack_in_guard(&t->stack, info->si_addr)) {
-        chain(sig, info, uctx);
-        return;
-    }
+    if (!t || !ts__stack_in_guard(&t->stack, info->si_addr))
+        return false;
     ts__race_acquire(m->altstack);
     char buf[256];
     snprintf(buf, sizeof buf,
@@ -61,17 +40,6 @@ static void on_fault(int sig, siginfo_t *info, void *uctx)
     ts__put_stderr(buf, strlen(buf));
     ts__print_pc(t->create_pc);
     _exit(2);
-}
-
-void ts__overflow_init(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_fault;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGSEGV, &sa, &old_segv);
-    sigaction(SIGBUS, &sa, &old_bus);
 }
 
 void ts__overflow_thread_init(struct ts_m *m)

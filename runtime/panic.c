@@ -1,17 +1,33 @@
-/* taskscope — ts_panic (unrecoverable for now) and ts__fatal.
+/* taskscope — panic, defer and recover (include/taskscope/panic.h).
  *
- * Both print to stderr and end the process with status 2, as an unrecovered
- * Go panic and a Go fatal error do. The trace is a frame-pointer walk of the
- * calling stack (the whole build uses -fno-omit-frame-pointer; a task's
- * outermost frame has rbp == 0, see ts__trampoline), symbolized with the
- * profiler's libdw symbolizer in Go's format (function, then file:line and
- * the offset from the function's entry), falling back to dladdr's dynamic
- * symbols. Recover arrives with panic/defer/recover.
+ * Each task (and each plain thread) keeps a stack of protected frames and
+ * a list of active panics, newest first (struct ts__pstate). A frame lives
+ * in ts_pcall's stack frame and holds a jmp_buf and the deferred calls
+ * registered in it.
  *
- * The header goes out with write(2) from a fixed buffer; the trace is
- * formatted by profiler/text.c on the unbuffered stderr. */
-#include <dlfcn.h>
-#include <stdbool.h>
+ * A panic is Go's gopanic: its record lives in the frame of ts_panic, and
+ * from there, on top of the panicking stack, it pops and runs the deferred
+ * calls of the innermost frame, then of the next, and so on. When a
+ * deferred call recovers, the panic longjmps to the frame that deferred the
+ * call; that ts_pcall runs its remaining deferred calls and returns
+ * TS_PANIC_RECOVERED. When no frame is left, the chain of panics and the
+ * stack of the newest are printed and the process exits 2.
+ *
+ * Invariants:
+ *   - state->top is the innermost frame still running its function or its
+ *     deferred calls; a frame leaves the stack when its ts_pcall returns,
+ *     or when a panic has run all its deferred calls without a recovery;
+ *   - a deferred call is popped before it runs, so each runs once, also
+ *     when it panics;
+ *   - a panic is recoverable only while it runs a deferred call of the
+ *     innermost frame (ts_recover called from a deferred call directly, not
+ *     through another ts_pcall), and only once;
+ *   - every panic in the list was raised after its frame's ts_pcall began:
+ *     recovering in frame f forgets the panics raised since f began (they
+ *     were aborted, their stacks are unwound), which f remembers on entry;
+ *   - longjmp only goes outward, to a frame still on the stack. */
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,117 +35,282 @@
 #include <taskscope/panic.h>
 #include <unistd.h>
 
-#include "profiler/stackid.h"
-#include "profiler/symbolize.h"
-#include "profiler/text.h"
+#include "profiler/record.h"
 #include "runtime/sched.h"
 
-#define MAX_FRAMES 64
+#define DEFER_INLINE 4 /* deferred calls held in the frame without malloc */
 
-/* ts__put_stderr: write all of s with write(2) only (safe in a signal
- * handler, and when the heap is corrupt). */
-void ts__put_stderr(const char *s, size_t n)
+struct ts__defer {
+    void (*fn)(void *);
+    void *arg;
+};
+
+struct ts__pframe {
+    jmp_buf jb;
+    struct ts__pframe *outer;
+    struct ts__panic *panics_at_entry;
+    ts_panic_value_t *out; /* where a recovered value is copied */
+    size_t n, cap;         /* deferred calls; the first DEFER_INLINE inline */
+    struct ts__defer inl[DEFER_INLINE];
+    struct ts__defer *more; /* the rest, malloc'd, or NULL */
+};
+
+struct ts__panic {
+    ts_panic_value_t v;
+    struct ts__panic *link;  /* the panic this one interrupted, or NULL */
+    struct ts__pframe *frame; /* whose deferred call it runs, or NULL */
+    bool recovered;
+};
+
+static __thread struct ts__pstate thread_state
+    __attribute__((tls_model("initial-exec")));
+
+bool ts__thread_protected(void)
 {
-    while (n > 0) {
-        ssize_t w = write(2, s, n);
-        if (w <= 0)
-            return;
-        s += w;
-        n -= (size_t)w;
-    }
+    return thread_state.top != NULL;
 }
 
-static void putf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void putf(const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        ts__put_stderr(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-}
-
-/* ts__print_pc: used by the signal-time overflow report, where libdw
- * cannot run: "func(...)\n\tmodule +0xoff" from dynamic symbols only. */
-void ts__print_pc(uintptr_t pc)
-{
-    Dl_info info;
-    if (dladdr((void *)(pc - 1), &info) && info.dli_sname) {
-        putf("%s(...)\n\t%s +0x%lx\n", info.dli_sname,
-             info.dli_fname ? info.dli_fname : "?",
-             (unsigned long)(pc - (uintptr_t)info.dli_saddr));
-    } else if (dladdr((void *)(pc - 1), &info) && info.dli_fname) {
-        putf("?(...)\n\t%s +0x%lx\n", info.dli_fname,
-             (unsigned long)(pc - (uintptr_t)info.dli_fbase));
-    } else {
-        putf("?(...)\n\t? pc=0x%lx\n", (unsigned long)pc);
-    }
-}
-
-/* print_trace: the calling stack from the frame record at fp, in Go's
- * format, on stderr (unbuffered). */
-static void print_trace(struct ts__symbolizer *sym, void *fp)
+static struct ts__pstate *state(void)
 {
     struct ts_task *t = ts__current_task();
-    uintptr_t lo = t ? (uintptr_t)t->stack.lo : 0;
-    uintptr_t hi = t ? (uintptr_t)t->stack.hi : UINTPTR_MAX;
-    uint64_t pcs[MAX_FRAMES];
-    size_t n = ts__stack_walk((uintptr_t)fp, pcs, MAX_FRAMES, 0, lo, hi);
-    ts__tb_stack(stderr, sym, pcs, n);
+    return t ? &t->pstate : &thread_state;
 }
 
-static void print_header(void)
+/* ---- deferred calls ---------------------------------------------------- */
+
+static struct ts__defer *slot(struct ts__pframe *f, size_t i)
 {
-    struct ts_task *t = ts__current_task();
-    if (t)
-        putf("\ngoroutine %llu [running]:\n", (unsigned long long)t->id);
+    return i < DEFER_INLINE ? &f->inl[i] : &f->more[i - DEFER_INLINE];
+}
+
+void ts_defer(void (*fn)(void *), void *arg)
+{
+    struct ts__pframe *f = state()->top;
+    if (!f)
+        ts_panic_code(TS_PANIC_MISUSE, "ts_defer outside a protected call (ts_pcall)");
+    if (!fn)
+        ts_panic_code(TS_PANIC_MISUSE, "ts_defer of a NULL function");
+    if (f->n == f->cap) {
+        size_t cap = f->cap * 2;
+        struct ts__defer *m = realloc(f->more, (cap - DEFER_INLINE) * sizeof *m);
+        if (!m)
+            ts__fatal("taskscope: out of memory for %zu deferred calls", cap);
+        f->more = m;
+        f->cap = cap;
+    }
+    *slot(f, f->n++) = (struct ts__defer){fn, arg};
+}
+
+/* pop: the newest deferred call of f, removed; false when none is left. */
+static bool pop(struct ts__pframe *f, struct ts__defer *d)
+{
+    if (f->n == 0)
+        return false;
+    *d = *slot(f, --f->n);
+    return true;
+}
+
+static void frame_done(struct ts__pstate *s, struct ts__pframe *f)
+{
+    s->top = f->outer;
+    free(f->more);
+    f->more = NULL;
+}
+
+/* ---- protected calls ---------------------------------------------------- */
+
+int ts_pcall(void (*fn)(void *), void *arg, ts_panic_value_t *value)
+{
+    ts__sigpanic_init();
+    struct ts__pstate *s = state();
+    struct ts__pframe f;
+    f.outer = s->top;
+    f.panics_at_entry = s->panics;
+    f.out = value;
+    f.n = 0;
+    f.cap = DEFER_INLINE;
+    f.more = NULL;
+    s->top = &f;
+    int r = 0;
+    if (_setjmp(f.jb) == 0)
+        fn(arg);
     else
-        putf("\nthread %ld [running]:\n", (long)gettid());
+        r = TS_PANIC_RECOVERED; /* s->top is &f again, panics reset */
+    /* A task may have moved to another thread meanwhile: s is the task's
+     * own state, which moved with it. */
+    struct ts__defer d;
+    while (pop(&f, &d))
+        d.fn(d.arg);
+    frame_done(s, &f);
+    return r;
 }
 
-static void print_created_by(struct ts__symbolizer *sym)
+const ts_panic_value_t *ts_recover(void)
 {
-    struct ts_task *t = ts__current_task();
-    if (t)
-        ts__tb_created_by(stderr, sym, t->create_pc, t->parent_id);
+    struct ts__pstate *s = state();
+    struct ts__panic *p = s->panics;
+    if (!p || p->recovered || !p->frame || p->frame != s->top)
+        return NULL;
+    p->recovered = true;
+    return &p->v;
 }
 
-/* report: header, trace and creation site of the calling task or thread,
- * then exit 2. The symbolizer is made here, on the failing thread, and
- * never freed: the process ends. */
-static TS_NORETURN void report(void *fp)
+/* ---- raising ------------------------------------------------------------ */
+
+static const char *signame(int sig)
 {
-    struct ts__symbolizer *sym = NULL;
-    if (ts__symbolizer_new(&sym) != 0)
-        sym = NULL;
-    print_header();
-    print_trace(sym, fp);
-    print_created_by(sym);
+    switch (sig) {
+    case SIGSEGV: return "SIGSEGV: segmentation violation";
+    case SIGBUS: return "SIGBUS: bus error";
+    case SIGFPE: return "SIGFPE: floating-point exception";
+    default: return NULL;
+    }
+}
+
+/* print_chain: the older panics first, as Go's printpanics. */
+static void print_chain(FILE *f, const struct ts__panic *p)
+{
+    if (p->link) {
+        print_chain(f, p->link);
+        fputc('\t', f);
+    }
+    fprintf(f, "panic: %s%s\n", p->v.message, p->recovered ? " [recovered]" : "");
+}
+
+static void print_signal(FILE *f, const ts_panic_value_t *v)
+{
+    if (v->signo == 0)
+        return;
+    const char *name = signame(v->signo);
+    if (name)
+        fprintf(f, "[signal %s", name);
+    else
+        fprintf(f, "[signal 0x%x", v->signo);
+    fprintf(f, " code=0x%x addr=0x%lx pc=0x%lx]\n", (unsigned)v->sigcode,
+            (unsigned long)v->addr, (unsigned long)v->pc);
+}
+
+void ts_panic_print(const ts_panic_value_t *v, FILE *f)
+{
+    fprintf(f, "panic: %s\n", v->message);
+    print_signal(f, v);
+    uint64_t pcs[TS_PANIC_FRAMES_MAX];
+    for (size_t i = 0; i < v->nframes; i++)
+        pcs[i] = v->frames[i];
+    ts__report_stack(f, pcs, v->nframes);
+}
+
+static TS_NORETURN void unrecovered(struct ts__panic *p)
+{
+    print_chain(stderr, p);
+    print_signal(stderr, &p->v);
+    uint64_t pcs[TS_PANIC_FRAMES_MAX];
+    for (size_t i = 0; i < p->v.nframes; i++)
+        pcs[i] = p->v.frames[i];
+    ts__report_stack(stderr, pcs, p->v.nframes);
+    fflush(stderr);
     _exit(2);
 }
 
-/* vreport: "<prefix><message>", then the report; does not return. */
-static TS_NORETURN void vreport(const char *prefix, const char *fmt, va_list ap,
-                                void *fp)
+/* gopanic: run deferred calls, innermost frame first, until one recovers
+ * (longjmp to its frame) or none is left (exit 2). */
+static TS_NORETURN void gopanic(struct ts__panic *p)
 {
-    char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    putf("%s%s\n", prefix, msg);
-    report(fp);
+    struct ts__pstate *s = state();
+    p->link = s->panics;
+    p->frame = NULL;
+    p->recovered = false;
+    s->panics = p;
+    for (struct ts__pframe *f; (f = s->top) != NULL; frame_done(s, f)) {
+        struct ts__defer d;
+        while (pop(f, &d)) {
+            p->frame = f;
+            d.fn(d.arg);
+            p->frame = NULL;
+            if (p->recovered) {
+                s->panics = f->panics_at_entry;
+                if (f->out)
+                    *f->out = p->v;
+                longjmp(f->jb, 1);
+            }
+        }
+    }
+    unrecovered(p);
 }
+
+static void vformat(ts_panic_value_t *v, int code, const char *fmt, va_list ap)
+{
+    v->code = code;
+    v->signo = 0;
+    v->sigcode = 0;
+    v->addr = 0;
+    vsnprintf(v->message, sizeof v->message, fmt, ap);
+}
+
+/* The stack at the panic: skip counts the frames above the panicking
+ * function's (ts_panic's own, for instance), so frames[0] is its caller. */
+#define CAPTURE(v, skip)                                                     \
+    do {                                                                    \
+        uint64_t pcs_[TS_PANIC_FRAMES_MAX];                                 \
+        (v)->nframes = ts__capture_current(pcs_, TS_PANIC_FRAMES_MAX, skip); \
+        for (size_t i_ = 0; i_ < (v)->nframes; i_++)                        \
+            (v)->frames[i_] = (uintptr_t)pcs_[i_];                          \
+        (v)->pc = (v)->nframes ? (v)->frames[0] : 0;                        \
+    } while (0)
 
 void ts_panic(const char *fmt, ...)
 {
+    struct ts__panic p;
     va_list ap;
     va_start(ap, fmt);
-    vreport("panic: ", fmt, ap, __builtin_frame_address(0));
+    vformat(&p.v, TS_PANIC_USER, fmt, ap);
+    va_end(ap);
+    CAPTURE(&p.v, 1);
+    gopanic(&p);
 }
 
-void ts__fatal(const char *fmt, ...)
+void ts_panic_code(int code, const char *fmt, ...)
 {
+    struct ts__panic p;
     va_list ap;
     va_start(ap, fmt);
-    vreport("", fmt, ap, __builtin_frame_address(0));
+    vformat(&p.v, code, fmt, ap);
+    va_end(ap);
+    CAPTURE(&p.v, 1);
+    gopanic(&p);
+}
+
+void ts_repanic(const ts_panic_value_t *value)
+{
+    struct ts__panic p;
+    if (!value)
+        ts_panic_code(TS_PANIC_MISUSE, "ts_repanic of a NULL value");
+    p.v = *value;
+    gopanic(&p);
+}
+
+void ts__sigpanic(int sig, int code, uintptr_t addr, uintptr_t pc)
+{
+    struct ts__panic p;
+    p.v.signo = sig;
+    p.v.sigcode = code;
+    p.v.addr = addr;
+    const char *what = "invalid memory address or nil pointer dereference";
+    p.v.code = TS_PANIC_NIL_DEREF;
+    if (sig == SIGFPE) {
+        p.v.code = TS_PANIC_DIVIDE;
+        what = code == FPE_INTDIV   ? "integer divide by zero"
+               : code == FPE_INTOVF ? "integer overflow"
+                                    : "floating point error";
+    }
+    snprintf(p.v.message, sizeof p.v.message, "runtime error: %s", what);
+    /* 2: this function's frame and sigpanic.c's entry frame, whose return
+     * address is the faulting instruction's */
+    CAPTURE(&p.v, 2);
+    if (p.v.nframes == 0) {
+        p.v.frames[0] = pc + 1;
+        p.v.nframes = 1;
+    }
+    p.v.pc = pc;
+    gopanic(&p);
 }

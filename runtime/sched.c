@@ -907,7 +907,6 @@ long ts__env_long(const char *name, long def, long min, long max,
 
 static void thread_task_free(void *p) { free(p); }
 
-void ts__overflow_init(void); /* overflow.c */
 
 static void start(void)
 {
@@ -938,7 +937,7 @@ static void start(void)
         m->sleep_until = INT64_MIN;
     }
     __atomic_store_n(&sched.started_nprocs, sched.nprocs, __ATOMIC_RELEASE);
-    ts__overflow_init();
+    ts__sigpanic_init();
     ts__profiler_start();
     /* Workers and sysmon start with every signal blocked: the program's own
      * threads keep receiving its asynchronous signals. Synchronous faults

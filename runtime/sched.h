@@ -26,6 +26,7 @@
 #ifndef TASKSCOPE_RUNTIME_SCHED_H
 #define TASKSCOPE_RUNTIME_SCHED_H
 
+#include <stdio.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -76,6 +77,15 @@ struct ts__timer_heap {
                                   empty; read without the lock */
 };
 
+/* panic.c: */
+struct ts__pframe;
+struct ts__panic;
+/* A task's (or thread's) protected frames and active panics, newest first. */
+struct ts__pstate {
+    struct ts__pframe *top;
+    struct ts__panic *panics;
+};
+
 struct ts_task {
     /* --- switch state: owned by the M running the task, or by its waker */
     void *sp;                   /* saved stack pointer when not running */
@@ -107,6 +117,7 @@ struct ts_task {
     struct ts__labels *labels;  /* ts_set_label's set, or NULL; swapped
                                    under the tasks_lock (labels.c) */
     void *race_fiber;           /* TSan fiber, NULL outside the tsan build */
+    struct ts__pstate pstate;   /* panic.c: owned by the task itself */
 
     /* --- stable for the life of the stack mapping, across the tasks it
      * hosts: the mapping and the all-tasks list links (P tasks_p's
@@ -256,8 +267,32 @@ static inline int64_t ts__nanotime(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* --- panic.c ------------------------------------------------------------ */
+/* --- fatal.c ------------------------------------------------------------ */
+/* ts__fatal: message, then the calling task's report; exits 2. */
 void ts__fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/* ts__report_stack: "goroutine N [running]:" (or "thread TID"), the frames
+ * pcs[0..n) and the task's creation site, in Go's format. */
+void ts__report_stack(FILE *f, const uint64_t *pcs, size_t n);
+/* write(2)-only output, usable in a signal handler */
+void ts__put_stderr(const char *s, size_t n);
+void ts__putf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ts__print_pc(uintptr_t pc); /* "func(...)\n\tmodule +0xoff" by dladdr */
+
+/* --- panic.c ------------------------------------------------------------ */
+/* --- sigpanic.c --------------------------------------------------------- */
+/* ts__sigpanic_init: the SIGSEGV/SIGBUS/SIGFPE handlers, once (cheap after
+ * the first call). */
+void ts__sigpanic_init(void);
+/* ts__sigpanic_reinstall: ours again after something replaced them (the
+ * tests' harness does, around each test); the replaced ones are chained. */
+void ts__sigpanic_reinstall(void);
+/* ts__thread_protected (panic.c): the calling plain thread (not a task) is
+ * inside a protected call. */
+bool ts__thread_protected(void);
+/* ts__sigpanic (panic.c): a fault in the program's code, as a panic
+ * (sigpanic.c makes the faulting context call it). */
+__attribute__((noreturn)) void ts__sigpanic(int sig, int code, uintptr_t addr,
+                                            uintptr_t pc);
 
 /* --- switch_*.S --------------------------------------------------------- */
 void ts__switch(void **save_sp, void *new_sp);

@@ -138,7 +138,7 @@ static int try_case(struct sel *s, uint32_t i)
     } else {
         if (ch->closed) {
             unlock_all(s);
-            ts_panic("send on closed channel");
+            ts_panic_code(TS_PANIC_MISUSE, "send on closed channel");
         }
         if ((w = ts__waitq_dequeue(&ch->recvq)))
             partner = ts__chan_send_to(ch, w, c->elem);
@@ -208,7 +208,7 @@ static int block(struct sel *s)
     ts_select_case_t *c = &s->cases[win->case_index];
     ts__race_acquire(win);
     if (c->dir == TS_SELECT_SEND && !win->success)
-        ts_panic("send on closed channel");
+        ts_panic_code(TS_PANIC_MISUSE, "send on closed channel");
     if (c->dir == TS_SELECT_RECV) {
         c->ok = win->success;
         if (!win->success) {

@@ -80,6 +80,7 @@ static void init(struct ts_task *t, void (*fn)(void *), void *arg,
     t->select_done = 0;
     t->param = NULL;
     t->wake_futex = 0;
+    t->pstate = (struct ts__pstate){0};
     ts__timer_init(&t->sleep_timer, NULL, NULL);
     __atomic_store_n(&t->wait_reason, TS_WAIT_NONE, __ATOMIC_RELAXED);
     __atomic_store_n(&t->wait_object, NULL, __ATOMIC_RELAXED);
