@@ -10,6 +10,7 @@
 #include <taskscope/select.h>
 #include <taskscope/time.h>
 #include <taskscope/panic.h>
+#include <taskscope/signal.h>
 
 #define TASKSCOPE_VERSION_MAJOR 0
 #define TASKSCOPE_VERSION_MINOR 1

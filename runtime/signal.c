@@ -1,0 +1,2 @@
+/* taskscope — ts_signal_notify (being written). */
+#include <taskscope/signal.h>
