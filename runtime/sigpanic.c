@@ -92,9 +92,12 @@ static void pass_on(int sig, siginfo_t *info, void *uctx)
         o->sa_handler(sig);
         return;
     }
-    /* Default action: restore it and return; the faulting instruction runs
-     * again and the kernel applies it (core dump, exit status). */
+    /* Default action: restore it and return; a faulting instruction runs
+     * again and the kernel applies it (core dump, exit status). A signal
+     * that was sent is sent again: it arrives once the handler returns. */
     signal(sig, SIG_DFL);
+    if (info->si_code <= 0)
+        raise(sig);
 }
 
 static bool in_taskscope(uintptr_t pc)
