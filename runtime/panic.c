@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "profiler/record.h"
+#include "profiler/unwind.h"
 #include "runtime/sched.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -117,15 +118,22 @@ static bool pop(struct ts__pframe *f, struct ts__defer *d)
 static void frame_done(struct ts__pstate *s, struct ts__pframe *f)
 {
     s->top = f->outer;
-    free(f->more);
-    f->more = NULL;
+    if (f->more) {
+        free(f->more);
+        f->more = NULL;
+    }
 }
 
 /* ---- protected calls ---------------------------------------------------- */
 
+static bool handlers_ready; /* atomic: ts__sigpanic_init has run */
+
 int ts_pcall(void (*fn)(void *), void *arg, ts_panic_value_t *value)
 {
-    ts__sigpanic_init();
+    if (__builtin_expect(!__atomic_load_n(&handlers_ready, __ATOMIC_ACQUIRE), 0)) {
+        ts__sigpanic_init();
+        __atomic_store_n(&handlers_ready, true, __ATOMIC_RELEASE);
+    }
     struct ts__pstate *s = state();
     struct ts__pframe f;
     f.outer = s->top;
@@ -265,11 +273,16 @@ static void vformat(ts_panic_value_t *v, int code, const char *fmt, va_list ap)
 }
 
 /* The stack at the panic: skip counts the frames above the panicking
- * function's (ts_panic's own, for instance), so frames[0] is its caller. */
-#define CAPTURE(v, skip)                                                     \
+ * function's (ts_panic's own, for instance), so frames[0] is its caller.
+ * CAPTURE walks frame pointers; CAPTURE_CFI also tries libunwind, which
+ * a fault needs: a leaf function without a frame of its own faulted, and
+ * only its unwind table knows where its caller's return address is. */
+#define CAPTURE(v, skip) CAPTURE_WITH(v, skip, ts__capture_current)
+#define CAPTURE_CFI(v, skip) CAPTURE_WITH(v, skip, ts__capture_unwind)
+#define CAPTURE_WITH(v, skip, walk)                                          \
     do {                                                                    \
         uint64_t pcs_[TS_PANIC_FRAMES_MAX];                                 \
-        (v)->nframes = ts__capture_current(pcs_, TS_PANIC_FRAMES_MAX, skip); \
+        (v)->nframes = walk(pcs_, TS_PANIC_FRAMES_MAX, skip);               \
         for (size_t i_ = 0; i_ < (v)->nframes; i_++)                        \
             (v)->frames[i_] = (uintptr_t)pcs_[i_];                          \
         (v)->pc = (v)->nframes ? (v)->frames[0] : 0;                        \
@@ -303,6 +316,7 @@ void ts_repanic(const ts_panic_value_t *value)
     if (!value)
         ts_panic_code(TS_PANIC_MISUSE, "ts_repanic of a NULL value");
     p.v = *value;
+    CAPTURE(&p.v, 1); /* Go's panic(r): the stack where it is raised again */
     gopanic(&p);
 }
 
@@ -323,7 +337,7 @@ void ts__sigpanic(int sig, int code, uintptr_t addr, uintptr_t pc)
     snprintf(p.v.message, sizeof p.v.message, "runtime error: %s", what);
     /* 2: this function's frame and sigpanic.c's entry frame, whose return
      * address is the faulting instruction's */
-    CAPTURE(&p.v, 2);
+    CAPTURE_CFI(&p.v, 2);
     if (p.v.nframes == 0) {
         p.v.frames[0] = pc + 1;
         p.v.nframes = 1;
