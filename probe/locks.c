@@ -126,7 +126,8 @@ __attribute__((noinline)) static void note_unlock(const void *lock)
         struct entry *e_ = wait_enter(lock);                                \
         uint64_t t0_ = ts__probe_wait_begin(reason, lock);                  \
         int r_ = (call);                                                    \
-        wait_leave(e_, r_ == 0, ts__probe_wait_end(reason, lock, t0_));     \
+        wait_leave(e_, r_ == 0 || r_ == EOWNERDEAD,                         \
+                   ts__probe_wait_end(reason, lock, t0_));                  \
         r_;                                                                 \
     })
 
@@ -148,7 +149,7 @@ __attribute__((noinline)) static void note_unlock(const void *lock)
         int r = BUSY(l) ? EBUSY : ts__real.TRY(l);                          \
         if (r == EBUSY)                                                     \
             r = CONTENDED(REASON, l, ts__real.REAL ARGS);                   \
-        if (r != 0)                                                         \
+        if (r != 0 && r != EOWNERDEAD) /* EOWNERDEAD: held all the same */ \
             ts__probe_lock_released(l);                                     \
         ts__probe_leave();                                                  \
         return r;                                                           \
@@ -160,7 +161,7 @@ __attribute__((noinline)) static void note_unlock(const void *lock)
     {                                                                       \
         TS__PROBE_ENTER_OR_FORWARD(REAL, (l));                              \
         int r = ts__real.REAL(l);                                           \
-        if (r == 0)                                                         \
+        if (r == 0 || r == EOWNERDEAD)                                      \
             ts__probe_lock_tried(l, RET_PC);                                \
         ts__probe_leave();                                                  \
         return r;                                                           \
@@ -179,7 +180,12 @@ static inline bool mutex_quiet(pthread_mutex_t *m)
 
 static inline bool mutex_busy(pthread_mutex_t *m)
 {
-    return __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) != 0;
+    /* plain normal and adaptive kinds only (no robust, PI or PP bits,
+     * 0x10-0x40; elision flags above 0x7f do not matter): a recursive or
+     * error-checking mutex's owner may lock it again without waiting */
+    int kind = __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) & 0x7f;
+    return (kind == PTHREAD_MUTEX_TIMED_NP || kind == PTHREAD_MUTEX_ADAPTIVE_NP) &&
+           __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) != 0;
 }
 
 /* A rwlock has no such words: the table says who waits, trylock who holds. */

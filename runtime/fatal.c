@@ -10,8 +10,8 @@
  * the offset from the function's entry), falling back to dladdr's dynamic
  * symbols.
  *
- * The header goes out with write(2) from a fixed buffer; the trace is
- * formatted by profiler/text.c on the unbuffered stderr. */
+ * The message goes out with write(2) from a fixed buffer; the header and
+ * the trace are formatted by profiler/text.c on the unbuffered stderr. */
 #include <dlfcn.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -69,18 +69,18 @@ void ts__print_pc(uintptr_t pc)
     }
 }
 
-void ts__report_stack(FILE *f, const uint64_t *pcs, size_t n)
+void ts__report_stack(FILE *f, uint64_t task, const uint64_t *pcs, size_t n)
 {
     struct ts__symbolizer *sym = NULL;
     if (ts__symbolizer_new(&sym) != 0)
         sym = NULL;
     struct ts_task *t = ts__current_task();
-    if (t)
-        fprintf(f, "\ngoroutine %llu [running]:\n", (unsigned long long)t->id);
+    if (task)
+        fprintf(f, "\ngoroutine %llu [running]:\n", (unsigned long long)task);
     else
         fprintf(f, "\nthread %ld [running]:\n", (long)gettid());
     ts__tb_stack(f, sym, pcs, n);
-    if (t)
+    if (t && t->id == task) /* the creation site of the task running */
         ts__tb_created_by(f, sym, t->create_pc, t->parent_id);
     fflush(f);
     if (sym)
@@ -96,6 +96,8 @@ void ts__fatal(const char *fmt, ...)
     va_end(ap);
     ts__putf("%s\n", msg);
     uint64_t pcs[MAX_FRAMES];
-    ts__report_stack(stderr, pcs, ts__capture_current(pcs, MAX_FRAMES, 1));
+    struct ts_task *t = ts__current_task();
+    ts__report_stack(stderr, t ? t->id : 0, pcs,
+                     ts__capture_current(pcs, MAX_FRAMES, 1));
     _exit(2);
 }

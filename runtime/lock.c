@@ -24,6 +24,8 @@
 
 enum { SPIN_TRIES = 100 };
 
+__thread unsigned ts__locks_held __attribute__((tls_model("initial-exec")));
+
 /* stamp: ticks / 1024, never 0 (0 means "no sleeper counted"); wraps
  * after 2^42 ticks, far beyond any one wait. */
 static uint32_t stamp(void)

@@ -29,23 +29,34 @@ typedef struct ts__lock {
 void ts__lock_slow(ts__lock_t *l);
 void ts__unlock_slow(ts__lock_t *l);
 
+/* ts__locks_held: runtime locks the calling thread holds (Go's m.locks). A
+ * fault while it is non-zero is never a recoverable panic (sigpanic.c):
+ * a recovery would leave the lock held. Balanced per thread: no task parks
+ * or moves while it holds one (a park's unlock callback runs on the same
+ * thread). */
+extern __thread unsigned ts__locks_held __attribute__((tls_model("initial-exec")));
+
 static inline void ts__lock(ts__lock_t *l)
 {
     uint32_t free = 0;
     if (!__atomic_compare_exchange_n(&l->state, &free, 1, false,
                                      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         ts__lock_slow(l);
+    ts__locks_held++;
 }
 
 static inline bool ts__trylock(ts__lock_t *l)
 {
     uint32_t free = 0;
-    return __atomic_compare_exchange_n(&l->state, &free, 1, false,
-                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+    bool got = __atomic_compare_exchange_n(&l->state, &free, 1, false,
+                                           __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+    ts__locks_held += got;
+    return got;
 }
 
 static inline void ts__unlock(ts__lock_t *l)
 {
+    ts__locks_held--;
     if (__atomic_exchange_n(&l->state, 0, __ATOMIC_RELEASE) == 2)
         ts__unlock_slow(l);
 }

@@ -134,6 +134,12 @@ int ts_pcall(void (*fn)(void *), void *arg, ts_panic_value_t *value)
         ts__sigpanic_init();
         __atomic_store_n(&handlers_ready, true, __ATOMIC_RELEASE);
     }
+    if (!fn)
+        ts_panic_code(TS_PANIC_MISUSE, "ts_pcall of a NULL function");
+    if (value) {
+        value->message[0] = '\0';
+        value->nframes = 0;
+    }
     struct ts__pstate *s = state();
     struct ts__pframe f;
     f.outer = s->top;
@@ -202,24 +208,31 @@ static void print_signal(FILE *f, const ts_panic_value_t *v)
             (unsigned long)v->addr, (unsigned long)v->pc);
 }
 
+/* print_stack: the task header and frames of v (at most the array's). */
+static void print_stack(FILE *f, const ts_panic_value_t *v)
+{
+    uint64_t pcs[TS_PANIC_FRAMES_MAX];
+    size_t n = v->nframes < TS_PANIC_FRAMES_MAX ? v->nframes : TS_PANIC_FRAMES_MAX;
+    for (size_t i = 0; i < n; i++)
+        pcs[i] = v->frames[i];
+    ts__report_stack(f, v->task, pcs, n);
+}
+
 void ts_panic_print(const ts_panic_value_t *v, FILE *f)
 {
-    fprintf(f, "panic: %s\n", v->message);
+    if (!v || !f)
+        return;
+    fprintf(f, "panic: %.*s\n", (int)strnlen(v->message, sizeof v->message),
+            v->message);
     print_signal(f, v);
-    uint64_t pcs[TS_PANIC_FRAMES_MAX];
-    for (size_t i = 0; i < v->nframes; i++)
-        pcs[i] = v->frames[i];
-    ts__report_stack(f, pcs, v->nframes);
+    print_stack(f, v);
 }
 
 static TS_NORETURN void unrecovered(struct ts__panic *p)
 {
     print_chain(stderr, p);
     print_signal(stderr, &p->v);
-    uint64_t pcs[TS_PANIC_FRAMES_MAX];
-    for (size_t i = 0; i < p->v.nframes; i++)
-        pcs[i] = p->v.frames[i];
-    ts__report_stack(stderr, pcs, p->v.nframes);
+    print_stack(stderr, &p->v);
     fflush(stderr);
     _exit(2);
 }
@@ -286,6 +299,7 @@ static void vformat(ts_panic_value_t *v, int code, const char *fmt, va_list ap)
         for (size_t i_ = 0; i_ < (v)->nframes; i_++)                        \
             (v)->frames[i_] = (uintptr_t)pcs_[i_];                          \
         (v)->pc = (v)->nframes ? (v)->frames[0] : 0;                        \
+        (v)->task = ts__current_task() ? ts__current_task()->id : 0;        \
     } while (0)
 
 void ts_panic(const char *fmt, ...)
@@ -316,7 +330,10 @@ void ts_repanic(const ts_panic_value_t *value)
     if (!value)
         ts_panic_code(TS_PANIC_MISUSE, "ts_repanic of a NULL value");
     p.v = *value;
+    uintptr_t fault_pc = p.v.pc;
     CAPTURE(&p.v, 1); /* Go's panic(r): the stack where it is raised again */
+    if (p.v.signo != 0)
+        p.v.pc = fault_pc; /* the [signal ...] line names the fault */
     gopanic(&p);
 }
 

@@ -270,9 +270,10 @@ static inline int64_t ts__nanotime(void)
 /* --- fatal.c ------------------------------------------------------------ */
 /* ts__fatal: message, then the calling task's report; exits 2. */
 void ts__fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-/* ts__report_stack: "goroutine N [running]:" (or "thread TID"), the frames
- * pcs[0..n) and the task's creation site, in Go's format. */
-void ts__report_stack(FILE *f, const uint64_t *pcs, size_t n);
+/* ts__report_stack: "goroutine <task> [running]:" ("thread TID" for task
+ * 0), the frames pcs[0..n) and, when task is the one running, its
+ * creation site, in Go's format. */
+void ts__report_stack(FILE *f, uint64_t task, const uint64_t *pcs, size_t n);
 /* write(2)-only output, usable in a signal handler */
 void ts__put_stderr(const char *s, size_t n);
 void ts__putf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -283,9 +284,6 @@ void ts__print_pc(uintptr_t pc); /* "func(...)\n\tmodule +0xoff" by dladdr */
 /* ts__sigpanic_init: the SIGSEGV/SIGBUS/SIGFPE handlers, once (cheap after
  * the first call). */
 void ts__sigpanic_init(void);
-/* ts__sigpanic_reinstall: ours again after something replaced them (the
- * tests' harness does, around each test); the replaced ones are chained. */
-void ts__sigpanic_reinstall(void);
 /* ts__thread_protected (panic.c): the calling plain thread (not a task) is
  * inside a protected call. */
 bool ts__thread_protected(void);

@@ -92,15 +92,30 @@ static void deliver(int s)
 }
 
 /* helper_main: until end of file on the pipe, which never comes (the write
- * end stays open for the life of the process). */
+ * end stays open for the life of the process), or until the pipe is gone
+ * (a program that closes every descriptor, as daemons do): then it says
+ * so once and stops, rather than spin on the error. */
 static void *helper_main(void *arg)
 {
     (void)arg;
     unsigned char buf[64];
-    ssize_t n;
-    while ((n = read(sig.pipe_rd, buf, sizeof buf)) != 0)
-        for (ssize_t i = 0; i < n; i++) /* n < 0: nothing read */
+    for (;;) {
+        ssize_t n = read(sig.pipe_rd, buf, sizeof buf);
+        if (n == 0)
+            break;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            static const char msg[] = "taskscope: the signal pipe was closed; "
+                                      "ts_signal_notify delivers no more signals\n";
+            if (write(2, msg, sizeof msg - 1) < 0) {
+                /* nowhere to say it */
+            }
+            break;
+        }
+        for (ssize_t i = 0; i < n; i++)
             deliver(buf[i]);
+    }
     return NULL;
 }
 

@@ -4,9 +4,13 @@
  * stack. In order:
  *   1. a fault in the guard page of the running task is a stack overflow:
  *      overflow.c reports it and exits 2;
- *   2. a fault at a PC inside libtaskscope itself is never a panic: it goes
- *      to the handler installed before ours, or to the default action (a
- *      core dump), as it would without taskscope;
+ *   2. never a panic (Go's canpanic): a fault at a PC inside libtaskscope,
+ *      one while the thread holds a runtime lock (a C library call the
+ *      runtime made: a recovery would leave the lock held), one in a task
+ *      whose stack pointer is not on its stack, and a signal sent rather
+ *      than raised by the CPU. It goes to the handler installed before
+ *      ours, or to the default action (a core dump), as it would without
+ *      taskscope;
  *   3. outside any protected frame, a handler installed before ours (the
  *      program's, a sanitizer's) gets the fault;
  *   4. otherwise the faulting context is redirected, so that the faulting
@@ -22,7 +26,7 @@
  *
  * Redirection is implemented for x86-64; elsewhere step 4 reports the
  * fault as step 2 does. The runtime's text is found as the executable
- * segments of the module holding ts_pcall: in a program linked with the
+ * segment of the module holding this file's code: in a program linked with the
  * static library that module is the program, so step 2 cannot tell the
  * runtime's faults from the program's (docs/panic.md). */
 #include <link.h>
@@ -33,6 +37,7 @@
 #include <taskscope/panic.h>
 #include <ucontext.h>
 
+#include "runtime/lock.h"
 #include "runtime/sched.h"
 
 bool ts__overflow_check(siginfo_t *info); /* overflow.c */
@@ -106,6 +111,21 @@ static bool in_taskscope(uintptr_t pc)
 }
 
 #if CAN_REDIRECT
+/* can_panic: Go's canpanic. The fault came from the CPU (si_code > 0, not
+ * kill or raise), in the program's code: not at a PC inside libtaskscope,
+ * not while the thread holds a runtime lock (a C library call the runtime
+ * made, memcpy of an element, say), and for a task on its own stack (not
+ * the scheduler's, with room for the return address redirect pushes). */
+static bool can_panic(const siginfo_t *info, const ucontext_t *uc,
+                      const struct ts_task *t)
+{
+    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    if (info->si_code <= 0 || in_taskscope(pc) || ts__locks_held != 0)
+        return false;
+    return !t || (sp - 256 >= (uintptr_t)t->stack.lo && sp <= (uintptr_t)t->stack.hi);
+}
+
 static void redirect(int sig, siginfo_t *info, ucontext_t *uc)
 {
     greg_t *g = uc->uc_mcontext.gregs;
@@ -127,11 +147,10 @@ static void on_fault(int sig, siginfo_t *info, void *uctx)
         return; /* not reached */
 #if CAN_REDIRECT
     ucontext_t *uc = uctx;
-    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-    bool user = info->si_code > 0 && !in_taskscope(pc); /* > 0: from the CPU */
     struct ts_task *t = ts__current_task();
-    bool protected = t ? t->pstate.top != NULL : ts__thread_protected();
-    if (user && (protected || !has_old_handler(sig))) {
+    if (can_panic(info, uc, t) &&
+        ((t ? t->pstate.top != NULL : ts__thread_protected()) ||
+         !has_old_handler(sig))) {
         redirect(sig, info, uc);
         return;
     }
@@ -139,7 +158,8 @@ static void on_fault(int sig, siginfo_t *info, void *uctx)
     pass_on(sig, info, uctx);
 }
 
-/* find_own: the executable segments of the module holding ts_pcall. */
+/* find_own: the executable segment of the module holding data (an
+ * address in this file). */
 static int find_own(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void)size;
@@ -158,8 +178,11 @@ static int find_own(struct dl_phdr_info *info, size_t size, void *data)
     return 0;
 }
 
-static void handlers(void)
+static void install(void)
 {
+    /* on_fault, not ts_pcall: in a non-PIE program that takes the address
+     * of ts_pcall, that address is the program's PLT stub */
+    dl_iterate_phdr(find_own, (void *)(uintptr_t)on_fault);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_fault;
@@ -169,19 +192,7 @@ static void handlers(void)
         sigaction(fault_signals[i], &sa, &old_action[i]);
 }
 
-static void install(void)
-{
-    dl_iterate_phdr(find_own, (void *)(uintptr_t)ts_pcall);
-    handlers();
-}
-
 void ts__sigpanic_init(void)
 {
     pthread_once(&once, install);
-}
-
-void ts__sigpanic_reinstall(void)
-{
-    ts__sigpanic_init();
-    handlers();
 }

@@ -52,7 +52,8 @@ typedef struct ts_panic_value {
     int signo;                          /* the signal of a runtime panic, or 0 */
     int sigcode;                        /* its si_code */
     uintptr_t addr;                     /* its fault address */
-    uintptr_t pc;                       /* where it was raised */
+    uintptr_t pc;                       /* where it was raised (faulted) */
+    uint64_t task;                      /* the panicking task's id, 0 on a thread */
     char message[TS_PANIC_MESSAGE_MAX]; /* without the "panic: " prefix */
     size_t nframes;                     /* the stack at the panic, innermost */
     uintptr_t frames[TS_PANIC_FRAMES_MAX]; /* first (return addresses) */
@@ -63,7 +64,9 @@ typedef struct ts_panic_value {
 /* ts_pcall: run fn(arg) in a new protected frame. 0 when fn and the
  * deferred calls returned, TS_PANIC_RECOVERED when a panic was recovered
  * by one of this frame's deferred calls (value, when not NULL, receives
- * it). A panic not recovered here goes on to the enclosing frames. */
+ * it; otherwise it is left empty: no message, no frames). A panic not
+ * recovered here goes on to the enclosing frames. A NULL fn is a misuse
+ * panic. */
 TS_EXPORT int ts_pcall(void (*fn)(void *), void *arg, ts_panic_value_t *value);
 
 /* ts_defer: fn(arg) runs when the innermost protected frame ends. Panics
@@ -89,8 +92,9 @@ TS_EXPORT TS_NORETURN void ts_panic_code(int code, const char *fmt, ...)
 TS_EXPORT TS_NORETURN void ts_repanic(const ts_panic_value_t *value);
 
 /* ts_panic_print: "panic: <message>" (and "[signal ...]" for a runtime
- * panic), then "goroutine N [running]:" and the stack at the panic,
- * symbolized, in Go's format, to f (for logging a recovered panic). */
+ * panic), then "goroutine N [running]:" (the task that panicked) and the
+ * stack at the panic, symbolized, in Go's format, to f (for logging a
+ * recovered panic, also from another task). */
 TS_EXPORT void ts_panic_print(const ts_panic_value_t *value, FILE *f);
 
 TS_END_DECLS
