@@ -93,7 +93,7 @@ static void defer_three(void *arg)
 }
 
 /* Deferred calls run last in, first out after the function returns, and
- * ts_pcall returns 0 leaving the value untouched. */
+ * ts_pcall returns 0 leaving the value empty. */
 static void test_defers_run_lifo_on_return(void **state)
 {
     (void)state;
@@ -105,7 +105,8 @@ static void test_defers_run_lifo_on_return(void **state)
     int want[] = {0, 3, 2, 1};
     for (int i = 0; i < 4; i++)
         assert_int_equal(want[i], t.log.v[i]);
-    assert_int_equal(0x5a, ((unsigned char *)&v)[0]);
+    assert_int_equal('\0', v.message[0]);
+    assert_int_equal(0, v.nframes);
     tt_end(0);
 }
 
@@ -529,6 +530,62 @@ static void test_panic_print(void **state)
     tt_end(0);
 }
 
+static void pcall_null(void *arg)
+{
+    (void)arg;
+    ts_defer(defer_recover_quiet, NULL);
+    ts_pcall(NULL, NULL, NULL);
+}
+
+/* ts_pcall of a NULL function is a misuse panic, not a jump to 0. */
+static void test_pcall_null_is_misuse(void **state)
+{
+    (void)state;
+    ts_panic_value_t v;
+    assert_int_equal(TS_PANIC_RECOVERED, ts_pcall(pcall_null, NULL, &v));
+    assert_int_equal(TS_PANIC_MISUSE, v.code);
+    assert_string_equal("ts_pcall of a NULL function", v.message);
+    tt_end(0);
+}
+
+struct handoff {
+    ts_chan_t *done;
+    ts_panic_value_t v;
+    uint64_t id;
+};
+
+static void task_recovers_into(void *arg)
+{
+    struct handoff *h = arg;
+    struct recov r = {0};
+    h->id = ts_self();
+    ts_pcall(recovering, &r, &h->v);
+    tt_signal(h->done);
+}
+
+/* A value printed by another thread than the panicking task's still names
+ * that task. */
+static void test_panic_print_names_panicking_task(void **state)
+{
+    (void)state;
+    struct handoff h = {.done = ts_chan_make(0, 1)};
+    tt_go(task_recovers_into, &h);
+    assert_int_equal(1, tt_wait_done(h.done, 1, TT_SOON));
+    ts_chan_release(h.done);
+    assert_int_equal(h.id, h.v.task);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ts_panic_print(&h.v, f);
+    fclose(f);
+    char want[64];
+    snprintf(want, sizeof want, "\ngoroutine %llu [running]:\ndeep(", (unsigned long long)h.id);
+    if (!strstr(buf, want))
+        fail_msg("want \"%s\" in:\n%s", want, buf);
+    free(buf);
+    tt_end(0);
+}
+
 /* ---- tasks and threads ------------------------------------------------------ */
 
 struct counter {
@@ -845,6 +902,20 @@ static int scenario_runtime_fault(void)
     return 0;
 }
 
+static void send_from_null(void *arg)
+{
+    ts_defer(defer_recover_quiet, NULL);
+    ts_chan_try_send(arg, NULL); /* memcpy faults under the channel's lock */
+}
+
+static int scenario_lock_fault(void)
+{
+    no_core();
+    ts_pcall(send_from_null, ts_chan_make(64, 4), NULL);
+    printf("UNREACHED\n");
+    return 0;
+}
+
 static int scenario_raised_segv(void)
 {
     no_core();
@@ -853,14 +924,16 @@ static int scenario_raised_segv(void)
     return 0;
 }
 
-/* Never a panic: a fault inside the runtime's own code, and a SIGSEGV sent
- * by raise or kill rather than by the CPU. Both take the default action
+/* Never a panic: a fault inside the runtime's own code, one in a C library
+ * call the runtime makes while it holds a lock (a recovery would leave the
+ * channel locked), and a SIGSEGV sent by raise or kill rather than by the
+ * CPU. Both take the default action
  * (or the sanitizer's handler). */
 static void test_runtime_and_sent_faults_are_not_panics(void **state)
 {
     (void)state;
-    const char *names[] = {"runtime_fault", "raised_segv"};
-    for (int i = 0; i < 2; i++) {
+    const char *names[] = {"runtime_fault", "lock_fault", "raised_segv"};
+    for (int i = 0; i < 3; i++) {
         struct tt_child c;
         tt_child(names[i], NULL, &c);
         if (!passed_on(&c) || strstr(c.err, "panic:") ||
@@ -894,6 +967,7 @@ static const struct tt_scenario scenarios[] = {
     {"chain", scenario_chain},
     {"fault_unprotected", scenario_fault_unprotected},
     {"runtime_fault", scenario_runtime_fault},
+    {"lock_fault", scenario_lock_fault},
     {"raised_segv", scenario_raised_segv},
     {"defer_outside", scenario_defer_outside},
 };
@@ -918,6 +992,8 @@ int main(int argc, char **argv)
         TT_TEST(test_repanic),
         TT_TEST(test_misuse_panic_is_recoverable),
         TT_TEST(test_panic_print),
+        TT_TEST(test_pcall_null_is_misuse),
+        TT_TEST(test_panic_print_names_panicking_task),
         TT_TEST(test_panics_in_many_tasks),
         TT_TEST(test_panic_in_plain_thread),
         TT_TEST(test_faults_are_recoverable_panics),
