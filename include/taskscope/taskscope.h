@@ -11,6 +11,12 @@
 #include <taskscope/time.h>
 #include <taskscope/panic.h>
 #include <taskscope/signal.h>
+#if __has_include(<taskscope/sync.h>)
+#include <taskscope/sync.h>
+#endif
+#if __has_include(<taskscope/context.h>)
+#include <taskscope/context.h>
+#endif
 
 #define TASKSCOPE_VERSION_MAJOR 0
 #define TASKSCOPE_VERSION_MINOR 1
