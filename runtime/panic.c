@@ -39,10 +39,6 @@
 #include "profiler/unwind.h"
 #include "runtime/sched.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#endif
-
 #define DEFER_INLINE 4 /* deferred calls held in the frame without malloc */
 
 struct ts__defer {
@@ -237,19 +233,6 @@ static TS_NORETURN void unrecovered(struct ts__panic *p)
     _exit(2);
 }
 
-/* unwind_to: longjmp to frame f. ASan learns that the frames in between
- * are gone: its longjmp interceptor clears the poison of the whole stack
- * only on a stack it knows, and a task's is not one (a fiber it was not
- * told about), so the scopes left behind would stay poisoned. */
-static TS_NORETURN void unwind_to(struct ts__pframe *f)
-{
-#if defined(__SANITIZE_ADDRESS__)
-    char *low = __builtin_frame_address(0);
-    __asan_unpoison_memory_region(low, (size_t)((char *)f - low));
-#endif
-    longjmp(f->jb, 1);
-}
-
 /* gopanic: run deferred calls, innermost frame first, until one recovers
  * (longjmp to its frame) or none is left (exit 2). */
 static TS_NORETURN void gopanic(struct ts__panic *p)
@@ -269,7 +252,7 @@ static TS_NORETURN void gopanic(struct ts__panic *p)
                 s->panics = f->panics_at_entry;
                 if (f->out)
                     *f->out = p->v;
-                unwind_to(f);
+                longjmp(f->jb, 1);
             }
         }
     }

@@ -48,6 +48,8 @@
 #include "profiler/deadlock.h"
 #include "profiler/record.h"
 #include "profiler/threadcreate.h"
+#include "profiler/stackid.h"
+#include "runtime/asan.h"
 #include "runtime/race.h"
 
 #define SYSMON_TICK_NS (10 * 1000 * 1000)
@@ -553,7 +555,10 @@ static struct ts_task *find_runnable(struct ts_m *m)
 static void switch_to_g0(struct ts_m *m, struct ts_task *t)
 {
     ts__race_fiber_switch(m->g0_fiber);
+    ts__asan_leave(m->after == TS__AFTER_EXIT ? NULL : &t->asan_fake, m->g0_lo,
+                   m->g0_size);
     ts__switch(&t->sp, m->g0_sp);
+    ts__asan_arrive(t->asan_fake); /* resumed, maybe on another M */
 }
 
 static void stack_overflow_fatal(struct ts_task *t)
@@ -603,7 +608,10 @@ static void execute(struct ts_m *m, struct ts_task *t)
     ts__race_acquire(&m->race_tls);
     __atomic_store_n(&t->run_seq, t->run_seq + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
+    ts__asan_leave(&m->g0_asan, t->stack.lo,
+                   (size_t)((char *)t->stack.hi - (char *)t->stack.lo));
     ts__switch(&m->g0_sp, t->sp);
+    ts__asan_arrive(m->g0_asan);
     /* Release: a walker that sees the even seq sees the saved frames. */
     __atomic_store_n(&t->run_seq, t->run_seq + 1, __ATOMIC_RELEASE);
     __atomic_store_n(&m->curr, NULL, __ATOMIC_RELAXED);
@@ -617,6 +625,11 @@ static void *m_main(void *arg)
     struct ts_m *m = arg;
     tls_m = m;
     m->g0_fiber = ts__race_fiber_current();
+    uintptr_t lo = 0, hi = 0;
+    if (ts__stack_bounds_self(&lo, &hi) == 0) {
+        m->g0_lo = (const void *)lo;
+        m->g0_size = hi - lo;
+    }
     ts__race_release(&m->race_tls);
     ts__overflow_thread_init(m);
     for (;;)

@@ -118,6 +118,7 @@ struct ts_task {
                                    under the tasks_lock (labels.c) */
     void *race_fiber;           /* TSan fiber, NULL outside the tsan build */
     struct ts__pstate pstate;   /* panic.c: owned by the task itself */
+    void *asan_fake;            /* ASan fake-stack state while switched out */
 
     /* --- stable for the life of the stack mapping, across the tasks it
      * hosts: the mapping and the all-tasks list links (P tasks_p's
@@ -168,6 +169,9 @@ struct ts_m {
     struct ts_task *curr;       /* task running on this M, NULL on g0 */
     void *g0_sp;                /* scheduler context saved sp */
     void *g0_fiber;             /* TSan fiber of the thread itself */
+    const void *g0_lo;          /* the thread's own stack, for ASan */
+    size_t g0_size;
+    void *g0_asan;              /* ASan fake-stack state while away */
     char race_tls;              /* TSan sync address: the thread's start
                                    (its TLS set up) happens before every
                                    task that runs on it (execute) */

@@ -22,6 +22,7 @@
 #include <taskscope/task.h>
 
 #include "runtime/labels.h"
+#include "runtime/asan.h"
 #include "runtime/race.h"
 #include "runtime/sched.h"
 
@@ -127,6 +128,7 @@ void ts__task_free(struct ts_m *m, struct ts_task *t)
 /* ts__task_main: first function on a new task's stack (ts__trampoline). */
 __attribute__((noreturn)) void ts__task_main(struct ts_task *t)
 {
+    ts__asan_arrive(NULL); /* first arrival: no state left behind */
     ts__race_acquire(t);
     t->fn(t->arg);
     ts__task_exit(t);

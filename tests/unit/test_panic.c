@@ -731,7 +731,10 @@ static int faults_main(void *arg)
     struct stolen s = {ts_chan_make(0, N), 0, 0};
     for (int i = 0; i < N; i++)
         ts_go(stolen_task, &s);
-    if (tt_wait_done(s.done, N, TT_SOON) != N || atomic_load(&s.ok) != N) {
+    long done = tt_wait_done(s.done, N, TT_SOON);
+    if (done == N)
+        ts_chan_release(s.done);
+    if (done != N || atomic_load(&s.ok) != N) {
         printf("tasks: %d of %d recovered\n", atomic_load(&s.ok), N);
         return 1;
     }
