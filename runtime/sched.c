@@ -650,6 +650,7 @@ static struct ts_task *thread_task(void)
         ts__fatal("taskscope: out of memory for a thread's wait record");
     t->kind = TS__KIND_THREAD;
     t->state = TS_TASK_RUNNING;
+    ts__sched_start(); /* makes thread_task_key: a thread may block first */
     pthread_setspecific(thread_task_key, t);
     tls_thread_task = t;
     return t;

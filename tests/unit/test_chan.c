@@ -1417,9 +1417,43 @@ static void test_chan_stress_on_eight_procs(void **state)
     tt_end(0);
 }
 
+static void *recv_one(void *arg)
+{
+    ts_chan_recv(arg, NULL, NULL);
+    return NULL;
+}
+
+/* Plain threads that block before anything started the scheduler: their
+ * wait records must not land in another library's thread-specific key
+ * (under TSan that key ran at thread exit and join never returned). */
+static int scenario_threads_block_first(void)
+{
+    ts_chan_t *ch = ts_chan_make(0, 0);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, recv_one, ch);
+    ts_chan_close(ch); /* wakes the ones already blocked, the rest pass */
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    ts_chan_release(ch);
+    printf("joined\n");
+    return 0;
+}
+
+static void test_threads_blocking_before_start_are_joinable(void **state)
+{
+    (void)state;
+    struct tt_child c;
+    tt_child("threads_block_first", NULL, &c);
+    tt_expect_child_ok("threads_block_first", &c);
+    assert_non_null(strstr(c.out, "joined\n"));
+    tt_end(0);
+}
+
 /* ---- main ------------------------------------------------------------------- */
 
 static const struct tt_scenario scenarios[] = {
+    {"threads_block_first", scenario_threads_block_first},
     {"send_closed", scenario_send_closed},
     {"send_closed_buffered", scenario_send_closed_buffered},
     {"send_closed_thread", scenario_send_closed_thread},
@@ -1438,6 +1472,7 @@ int main(int argc, char **argv)
         return sr;
     setvbuf(stdout, NULL, _IOLBF, 0);
     const struct CMUnitTest tests[] = {
+        TT_TEST(test_threads_blocking_before_start_are_joinable),
         TT_TEST(test_chan_make_rejects_oversized_elem),
         TT_TEST(test_chan_make_rejects_overflowing_cap),
         TT_TEST(test_chan_make_reports_elem_size_len_and_cap),
