@@ -250,6 +250,7 @@ WORKLOADS=(
     "timers timer_create_stop 2000000 0.5"
     "pipeline pipeline_4stage 500000 0.6"
     "fanout fanout_fanin 2000000 0.8"
+    "mutex mutex_contended_4 4000000 1.0"
     "parked - - 1.5"
 )
 declare -A TARGET=([park_spawn]="-")
@@ -269,9 +270,6 @@ for spec in "${WORKLOADS[@]}"; do
     TARGET[$w]=$target
     bench_pair "$w" "$w" "$name" "${!nv:-$n}" "$RUNS" 120
 done
-if want mutex; then
-    RES_NOTE[mutex]="skipped: comes with the sync work"
-fi
 
 # ---- report -------------------------------------------------------------------------
 TSV=$OUT/compare.tsv
@@ -316,5 +314,4 @@ while IFS=$'\t' read -r row t g ratio; do
     unit=${UNIT[$row]:-}
     line "$row" "${RES_N[$row]}" "$t${unit:+ $unit}" "$g${unit:+ $unit}" "$ratio" "$target" "$result"
 done <"$TSV"
-[[ -n ${RES_NOTE[mutex]:-} ]] && line mutex - - - - - "${RES_NOTE[mutex]}"
 printf '\ntargets met: %d, missed: %d; table in %s (%ds)\n' "$met" "$missed" "${TSV#"$ROOT"/}" $((SECONDS - START))

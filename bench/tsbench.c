@@ -473,12 +473,45 @@ typedef struct {
     void (*fn)(long n);
 } workload_t;
 
+/* Go's mutexContended: 4 tasks, n/4 lock/count++/unlock each, one
+ * ts_mutex_t (Go's sync.Mutex algorithm, runtime/mutex.c). */
+typedef struct mutex_job {
+    ts_mutex_t mu;
+    long count, per_worker;
+    waitgroup_t wg;
+} mutex_job_t;
+
+static void mutex_worker(void *arg) {
+    mutex_job_t *j = arg;
+    for (long i = 0; i < j->per_worker; i++) {
+        ts_mutex_lock(&j->mu);
+        j->count++;
+        ts_mutex_unlock(&j->mu);
+    }
+    wg_done(&j->wg);
+}
+
+static void bench_mutex(long n) {
+    enum { WORKERS = 4 };
+    static mutex_job_t j;
+    j = (mutex_job_t){.mu = TS_MUTEX_INIT, .per_worker = n / WORKERS};
+    wg_init(&j.wg);
+    int64_t t = now_ns();
+    wg_add(&j.wg, WORKERS);
+    for (int w = 0; w < WORKERS; w++)
+        go(mutex_worker, &j);
+    wg_wait(&j.wg);
+    report("mutex_contended_4", n, now_ns() - t);
+    if (j.count != j.per_worker * WORKERS)
+        die("mutex: lost increments");
+}
+
 static const workload_t workloads[] = {
     {"pingpong", bench_pingpong}, {"buffered", bench_buffered},
     {"spawn", bench_spawn},       {"select", bench_select},
     {"parked", bench_parked},     {"timers", bench_timers},
     {"pipeline", bench_pipeline}, {"fanout", bench_fanout},
-    {"dump", bench_dump},
+    {"dump", bench_dump},         {"mutex", bench_mutex},
 };
 
 typedef struct {
@@ -503,13 +536,6 @@ int main(int argc, char **argv) {
     if (*argv[2] == '\0' || *end != '\0' || n <= 0) {
         fprintf(stderr, "tsbench: n must be a positive integer\n");
         return 2;
-    }
-    if (strcmp(name, "mutex") == 0) {
-        /* Go's mutex_contended_4 needs taskscope's sync package (a
-         * task-aware mutex), which does not exist yet. */
-        fprintf(stderr, "tsbench: mutex: skipped, comes with the sync work "
-                        "(no task-aware mutex in taskscope yet)\n");
-        return 0;
     }
     for (size_t i = 0; i < sizeof workloads / sizeof workloads[0]; i++) {
         if (strcmp(name, workloads[i].name) == 0) {
