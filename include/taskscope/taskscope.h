@@ -17,6 +17,18 @@
 #if __has_include(<taskscope/context.h>)
 #include <taskscope/context.h>
 #endif
+#if __has_include(<taskscope/pool.h>)
+#include <taskscope/pool.h>
+#endif
+#if __has_include(<taskscope/atomic_value.h>)
+#include <taskscope/atomic_value.h>
+#endif
+#if __has_include(<taskscope/errgroup.h>)
+#include <taskscope/errgroup.h>
+#endif
+#if __has_include(<taskscope/rate.h>)
+#include <taskscope/rate.h>
+#endif
 
 #define TASKSCOPE_VERSION_MAJOR 0
 #define TASKSCOPE_VERSION_MINOR 1
