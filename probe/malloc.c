@@ -11,7 +11,9 @@
  *   - a free is accounted before the block goes back (the address cannot
  *     be handed out again meanwhile); realloc accounts the old block freed
  *     and the new one allocated, also when it stays in place;
- *   - the probe's own allocations (guard raised) are not accounted. */
+ *   - the probe's own allocations (guard raised) are not accounted (they
+ *     draw from the sampling countdown, which only moves a sample to the
+ *     next allocation). */
 #include "probe/probe.h"
 
 #include <errno.h>
@@ -20,10 +22,13 @@
 #include "profiler/heap.h"
 
 /* skip 1: the sampled stack's leaf is the caller of malloc. errno is
- * kept: a sample may unwind or map memory, the program must not see it. */
+ * kept: a sample may unwind or map memory, the program must not see it.
+ * The countdown comes first (heap.h): most allocations end there, without
+ * the guard. The probe's own allocations (guard raised) draw from it too
+ * but are never sampled: the sample falls to the next allocation. */
 #define ACCOUNT_ALLOC(p, n)                                                  \
     do {                                                                    \
-        if ((p) && ts__probe_enter()) {                                     \
+        if ((p) && ts__heap_sample_due(n) && ts__probe_enter()) {           \
             int e_ = errno;                                                 \
             ts__heap_on_alloc((p), (n), 1);                                 \
             errno = e_;                                                     \
@@ -33,7 +38,7 @@
 
 static void account_free(void *p)
 {
-    if (p && ts__probe_enter()) {
+    if (ts__heap_maybe_sampled(p) && ts__probe_enter()) {
         int e = errno;
         ts__heap_on_free(p);
         errno = e;

@@ -38,7 +38,7 @@
  *   - nlive is the number of non-zero live addresses, and a bucket's
  *     allocs - frees the number of its live slots;
  *   - buckets are appended, never removed: an index is stable;
- *   - a thread's countdown (struct sampler) is used only by the code that
+ *   - a thread's countdown (struct ts__heap_sampler, heap.h) is used only by the code that
  *     thread runs (tasks included), one at a time, and is re-drawn when
  *     the rate it was drawn for is no longer the current one.
  * Why ts_free may look up without the lock: only the free of p clears p's
@@ -84,7 +84,7 @@
 #include "profiler/text.h"
 
 #define LIVE_GROUP 16
-#define LIVE_GROUPS_LOG2 14
+#define LIVE_GROUPS_LOG2 TS__HEAP_GROUPS_LOG2
 #define LIVE_SLOTS ((size_t)LIVE_GROUP << LIVE_GROUPS_LOG2)
 #define MAX_BUCKETS ((size_t)1 << 16)
 #define INDEX_SLOTS (2 * MAX_BUCKETS) /* at most half full: probes end */
@@ -115,23 +115,17 @@ struct heap {
     struct ts__heap_record buckets[MAX_BUCKETS]; /* guarded by heap_lock */
 };
 
-/* Per thread: the countdown of Go's mcache.nextSample. initial-exec: no
- * __tls_get_addr call on the allocation path. */
-struct sampler {
-    uint64_t left; /* bytes until the next sample */
-    int64_t rate;  /* the rate left was drawn for */
-    uint64_t rng;  /* xorshift64* state, 0 until seeded */
-};
-static __thread struct sampler sampler
+/* Per thread: the countdown of Go's mcache.nextSample (heap.h).
+ * initial-exec: no __tls_get_addr call on the allocation path. */
+__thread struct ts__heap_sampler ts__heap_sampler
     __attribute__((tls_model("initial-exec"))) = {.rate = RATE_UNREAD};
-
 /* On the functions that touch the sampler: not instrumented by TSan. The
  * sampler belongs to the OS thread, and the tasks that thread runs one
  * after another use it in turn; TSan models each task as a fiber, and the
  * (uninstrumented) scheduler's switches do not synchronise (runtime/race.h),
  * so it would report those uses as races. Go's mcache, per P, is likewise
  * runtime memory the race detector never sees. No access here can race:
- * nothing between computing &sampler and the last use can switch tasks. */
+ * nothing between computing &ts__heap_sampler and the last use can switch tasks. */
 #define SAMPLER_CODE __attribute__((no_sanitize("thread")))
 
 static _Atomic(struct heap *) heap_block; /* NULL until made */
@@ -140,7 +134,8 @@ static _Atomic(struct heap *) heap_block; /* NULL until made */
  * 4-thread malloc workload). */
 static pthread_mutex_t heap_lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 static pthread_once_t heap_once = PTHREAD_ONCE_INIT;
-static _Atomic int64_t heap_rate = RATE_UNREAD;
+int64_t ts__heap_rate_now = RATE_UNREAD; /* atomic */
+const uint64_t *ts__heap_group_bits;     /* atomic: the block's group_bits */
 static _Atomic uint64_t heap_dropped;
 static _Atomic uint64_t rng_seeds;
 
@@ -161,26 +156,27 @@ static int64_t rate_from_env(void)
 
 int64_t ts__heap_rate(void)
 {
-    int64_t r = atomic_load_explicit(&heap_rate, memory_order_relaxed);
+    int64_t r = __atomic_load_n(&ts__heap_rate_now, __ATOMIC_RELAXED);
     if (r != RATE_UNREAD)
         return r;
     /* A racing ts__heap_set_rate wins over the environment. */
     int64_t unread = RATE_UNREAD;
-    atomic_compare_exchange_strong(&heap_rate, &unread, rate_from_env());
-    return atomic_load_explicit(&heap_rate, memory_order_relaxed);
+    __atomic_compare_exchange_n(&ts__heap_rate_now, &unread, rate_from_env(), false,
+                                __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    return __atomic_load_n(&ts__heap_rate_now, __ATOMIC_RELAXED);
 }
 
 int64_t ts__heap_set_rate(int64_t rate)
 {
     int64_t old = ts__heap_rate();
     if (rate >= 0)
-        atomic_store_explicit(&heap_rate, rate, memory_order_relaxed);
+        __atomic_store_n(&ts__heap_rate_now, rate, __ATOMIC_RELAXED);
     return old;
 }
 
 /* ---- the countdown: Go's fastexprand ------------------------------- */
 
-SAMPLER_CODE static uint64_t rng_next(struct sampler *s)
+SAMPLER_CODE static uint64_t rng_next(struct ts__heap_sampler *s)
 {
     if (s->rng == 0) {
         /* splitmix64 of a per-thread sequence number: distinct seeds. */
@@ -213,7 +209,7 @@ static double ln_u64(uint64_t q)
 /* Bytes until the next sample: exponential with mean rate (Go caps the
  * mean at 0x7000000 so that a step fits in an int32); rate 0 never
  * samples, rate 1 always. */
-SAMPLER_CODE static uint64_t next_sample(struct sampler *s, int64_t rate)
+SAMPLER_CODE static uint64_t next_sample(struct ts__heap_sampler *s, int64_t rate)
 {
     if (rate == 0)
         return UINT64_MAX;
@@ -227,7 +223,7 @@ SAMPLER_CODE static uint64_t next_sample(struct sampler *s, int64_t rate)
 
 /* Go's mallocgc test, after re-arming a countdown drawn for another rate
  * (or never drawn). True when this allocation is to be sampled. */
-SAMPLER_CODE static bool take_sample(struct sampler *s, size_t size)
+SAMPLER_CODE static bool take_sample(struct ts__heap_sampler *s, size_t size)
 {
     int64_t rate = ts__heap_rate();
     if (s->rate != rate) {
@@ -258,8 +254,12 @@ static void heap_init(void)
      * touched. */
     if (m != MAP_FAILED)
         madvise(m, sizeof(struct heap), MADV_HUGEPAGE);
-    if (m != MAP_FAILED) /* zero pages: the tables empty */
+    if (m != MAP_FAILED) { /* zero pages: the tables empty */
+        __atomic_store_n(&ts__heap_group_bits,
+                         (const uint64_t *)((struct heap *)m)->group_bits,
+                         __ATOMIC_RELEASE);
         atomic_store_explicit(&heap_block, m, memory_order_release);
+    }
 }
 
 static struct heap *heap_get(void)
@@ -271,8 +271,7 @@ static struct heap *heap_get(void)
 /* The first slot of p's group. */
 static size_t live_group(uintptr_t p)
 {
-    uint64_t k = ((uint64_t)p >> 4) * 0x9e3779b97f4a7c15u;
-    return (size_t)(k >> (64 - LIVE_GROUPS_LOG2)) * LIVE_GROUP;
+    return ts__heap_group_of(p) * LIVE_GROUP;
 }
 
 /* The slot holding p, or NO_SLOT. No lock. */
@@ -386,7 +385,7 @@ static void record_sample(void *p, size_t size, uint32_t stack)
 __attribute__((noinline)) static void alloc_slow(void *p, size_t size,
                                                  size_t skip)
 {
-    if (!take_sample(&sampler, size))
+    if (!take_sample(&ts__heap_sampler, size))
         return;
     uint64_t pcs[TS__STACK_MAX_DEPTH];
     /* + 2: alloc_slow's and ts__heap_on_alloc's own frames. A sampled
@@ -399,8 +398,8 @@ SAMPLER_CODE __attribute__((noinline)) void ts__heap_on_alloc(void *p,
                                                               size_t size,
                                                               size_t skip)
 {
-    struct sampler *s = &sampler;
-    if (s->rate == atomic_load_explicit(&heap_rate, memory_order_relaxed) &&
+    struct ts__heap_sampler *s = &ts__heap_sampler;
+    if (s->rate == __atomic_load_n(&ts__heap_rate_now, __ATOMIC_RELAXED) &&
         size < s->left) {
         s->left -= size;
         return;

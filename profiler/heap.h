@@ -44,6 +44,51 @@ int64_t ts__heap_set_rate(int64_t rate);
  * counted. */
 void ts__heap_on_alloc(void *p, size_t size, size_t skip);
 
+/* The allocation path's fast checks, inlined into the probe's malloc and
+ * free so the common case needs no call, no guard and no errno save:
+ * ts__heap_sample_due: size bytes drawn from the calling thread's
+ * countdown; true when ts__heap_on_alloc must run (a sample is due, or the
+ * rate changed), leaving the countdown as it was. ts__heap_maybe_sampled:
+ * false when p is certainly not a live sample (ts__heap_on_free has
+ * nothing to do). heap.c owns the state behind both. */
+struct ts__heap_sampler {
+    uint64_t left; /* bytes until the next sample */
+    int64_t rate;  /* the rate left was drawn for */
+    uint64_t rng;  /* xorshift64* state, 0 until seeded */
+};
+extern __thread struct ts__heap_sampler ts__heap_sampler
+    __attribute__((tls_model("initial-exec")));
+extern int64_t ts__heap_rate_now;                  /* atomic */
+extern const uint64_t *ts__heap_group_bits;        /* atomic; NULL: none */
+#define TS__HEAP_GROUPS_LOG2 14
+
+__attribute__((no_sanitize("thread"))) static inline bool
+ts__heap_sample_due(size_t size)
+{
+    struct ts__heap_sampler *s = &ts__heap_sampler;
+    if (s->rate == __atomic_load_n(&ts__heap_rate_now, __ATOMIC_RELAXED) &&
+        size < s->left) {
+        s->left -= size;
+        return false;
+    }
+    return true;
+}
+
+static inline size_t ts__heap_group_of(uintptr_t p)
+{
+    uint64_t k = ((uint64_t)p >> 4) * 0x9e3779b97f4a7c15u;
+    return (size_t)(k >> (64 - TS__HEAP_GROUPS_LOG2));
+}
+
+static inline bool ts__heap_maybe_sampled(const void *p)
+{
+    const uint64_t *bits = __atomic_load_n(&ts__heap_group_bits, __ATOMIC_ACQUIRE);
+    if (!bits || !p)
+        return false;
+    size_t g = ts__heap_group_of((uintptr_t)p);
+    return (__atomic_load_n(&bits[g / 64], __ATOMIC_RELAXED) >> (g % 64)) & 1;
+}
+
 /* ts__heap_on_free: account the free of p, before it goes back to the
  * allocator (so the address cannot be handed out again meanwhile). p may
  * be NULL or an unsampled allocation (then nothing happens). */
