@@ -5,9 +5,16 @@
  * for task S when T waits on an object S alone could act on. The graph:
  *   - nodes: the tasks the leak detector found blocked for good in its
  *     last pass (leaks.c adds each with all its waits: one per channel of
- *     a channel operation or of a select without a deadline);
- *   - partners of a wait on channel c: the other nodes whose live stack
- *     (from the saved stack pointer up, and the task struct) references c,
+ *     a channel operation or of a select without a deadline, one for the
+ *     sync primitive of a sync wait);
+ *   - partners of a wait on a lock (a ts_mutex_t, or an RWMutex read lock
+ *     waiting for the writer): the holder the lock recorded
+ *     (runtime/mutex.c: its task id, or TS__MUTEX_THREAD for a plain
+ *     thread, which is no node: an edge leaving the graph);
+ *   - partners of a wait on channel c (or on another sync primitive: a
+ *     WaitGroup, a Cond, a writer waiting for readers, kind SYNC): the
+ *     other nodes whose live stack (from the saved stack pointer up, and
+ *     the task struct) references c,
  *     directly or through the buffers of other unreachable channels
  *     (ts__reach_refs). A task that itself waits on c is not a partner
  *     for c: two tasks blocked on one channel are blocked the same way
@@ -24,7 +31,8 @@
  * Invariants:
  *   - no false cycle on a correct program: every member is a task the leak
  *     detector reports anyway, and its objects are unreachable from every
- *     root, so nothing outside the cycle can release it; an unknown
+ *     root, so nothing outside the cycle can release it (in the deadlock
+ *     report's mode, every task is stuck anyway); an unknown
  *     (partner outside the graph, out of memory) drops the cycle, never
  *     adds one;
  *   - no copy of an object address in memory a leak scan reads: the graph
@@ -35,15 +43,13 @@
  *     by the report's filter, is not printed;
  *   - no shared state here: a graph and a result belong to their caller
  *     (leaks.c keeps the last result under its cycles_lock).
- * Mutexes (the sync issue's ts_mutex_t, the runtime's ts__lock_t) join as
- * another enum ts__wait_kind (and a "mutex" entry in kind_names): a task
- * blocked on a lock gets one wait on it whose only partner is the
- * holder's id (the lock must then record its owner's task id, and
- * introspect.h expose it; no reachability attribution is needed). A holder that is not in the graph
- * (running, runnable, or blocked on something else) is an edge leaving it,
- * so no cycle is reported through it; the leak detector must count such
- * waiters as leaked when their holder is, for the "all members leaked"
- * rule to hold. Printing and JSON already take the kind.
+ * A lock's holder that is not in the graph (running, runnable, asleep, a
+ * plain thread) is an edge leaving it, so no cycle is reported through
+ * it. A holder read while the lock changes hands may be stale; a lock
+ * whose waiter is leaked cannot change hands (nothing live reaches it),
+ * so within a reported cycle it is exact. Locks the leak detector cannot
+ * decide (leaks.c, sync_target) are live, hence never in a cycle, except
+ * in the global deadlock report, where every task is stuck.
  * Rejected: a cycle search over every blocked task (not only leaked ones):
  * a task blocked on a reachable channel may still be woken by a live task,
  * so its "cycle" could be a false positive. */
@@ -428,7 +434,9 @@ struct ts__cycles *ts__cycles_find(struct ts__waitgraph *g,
 
 /* ---- writing -------------------------------------------------------------- */
 
-static const char *const kind_names[] = {[TS__WAIT_CHAN] = "chan"};
+static const char *const kind_names[] = {
+    [TS__WAIT_CHAN] = "chan", [TS__WAIT_MUTEX] = "mutex",
+    [TS__WAIT_SYNC] = "sync"};
 
 /* digit: the hex digit at shift of the address whose complement is x. The
  * empty asm keeps the compiler from complementing x whole (it would then
@@ -484,7 +492,9 @@ static void text_wait(FILE *f, const struct ts__cycles *cy,
         fputs("held by no other task\n", f);
         return;
     }
-    fprintf(f, "held only by goroutine%s", w->n > 1 ? "s" : "");
+    /* a lock names its holder; a channel, the only tasks that hold it */
+    fprintf(f, "held %sby goroutine%s",
+            w->kind == TS__WAIT_MUTEX ? "" : "only ", w->n > 1 ? "s" : "");
     for (size_t j = 0; j < w->n; j++)
         fprintf(f, "%s%" PRIu64, j ? ", " : " ", cy->g.partners[w->first + j]);
     fputc('\n', f);

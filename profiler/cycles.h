@@ -16,9 +16,15 @@ struct ts__tasks;
 
 /* What a wait is on, which decides who its partners are. */
 enum ts__wait_kind {
-    TS__WAIT_CHAN = 0, /* a channel operation or one case of a select:
-                          partners are the blocked tasks whose live stack
-                          references the channel */
+    TS__WAIT_CHAN = 0,  /* a channel operation or one case of a select:
+                           partners are the blocked tasks whose live stack
+                           references the channel */
+    TS__WAIT_MUTEX = 1, /* a ts_mutex_t lock, or an RWMutex read lock
+                           waiting for the writer: the partner is the
+                           holder the lock recorded */
+    TS__WAIT_SYNC = 2,  /* another sync primitive (WaitGroup, Cond, a
+                           writer waiting for readers): partners as for a
+                           channel */
 };
 
 /* One object a blocked task waits on. */

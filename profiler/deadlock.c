@@ -10,8 +10,11 @@
  *   - no task may be runnable or running, and no timer pending (sched.c's
  *     quiet test), and the task snapshot must show every task waiting;
  *   - the wait-for cycles printed after the dump are the leak detector's
- *     (cycles.c): only among tasks whose channels nothing else reaches, so
- *     a deadlock through a channel held in a global shows no cycle.
+ *     (cycles.c) in its deadlock mode: among tasks whose channels nothing
+ *     else reaches, so a deadlock through a channel held in a global
+ *     shows no cycle, and tasks waiting on sync primitives, which are all
+ *     stuck here wherever the primitive lives (a lock's partner is its
+ *     recorded holder).
  * What it cannot see: a task woken by something outside the runtime's
  * knowledge that is not a thread (a signal handler sending on a channel
  * from an existing known thread) — documented in docs/profiler.md. */
@@ -62,16 +65,16 @@ FILE *ts__leaks_out(bool *json)
 
 /* cycles: the wait-for cycles among the deadlocked tasks, from the leak
  * detector run now (nothing can run any more, so its two passes agree).
- * Only when two tasks or more wait on channels (a cycle needs two); else,
- * or when the scan fails, none. */
+ * Only when two tasks or more wait on channels or sync primitives (a
+ * cycle needs two); else, or when the scan fails, none. */
 static struct ts__cycles *cycles(const struct ts__tasks *ts)
 {
-    int waiting_on_chans = 0;
+    int waiting_on_objects = 0;
     for (size_t i = 0; i < ts->n; i++)
-        waiting_on_chans += ts->v[i].nchans > 0;
+        waiting_on_objects += ts->v[i].nchans > 0;
     struct ts__cycles *cy = NULL;
-    if (waiting_on_chans >= 2)
-        cy = ts__leaks_cycles_now();
+    if (waiting_on_objects >= 2)
+        cy = ts__leaks_deadlock_cycles();
     struct ts__waitgraph none = {0};
     return cy ? cy : ts__cycles_find(&none, ts);
 }

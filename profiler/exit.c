@@ -86,8 +86,8 @@ static void leaks_report(FILE *f, const struct ts__tasks *ts, bool json)
 {
     int n = ts__leaks_count(ts);
     if (!json)
-        fprintf(f, "taskscope: %d leaked task%s (blocked on channels nothing "
-                   "else can reach):\n\n", n, n == 1 ? "" : "s");
+        fprintf(f, "taskscope: %d leaked task%s (blocked on channels or locks "
+                   "nothing else can reach):\n\n", n, n == 1 ? "" : "s");
     ts__write_tasks(f, ts, TS__G_LEAKED, json, "goroutineleak");
 }
 

@@ -7,6 +7,15 @@
  * waiting task whose channel is reached becomes live, its stack a root,
  * and the scan repeats until nothing changes (Go 1.26's fixpoint). Tasks
  * still not live are leaked; a task waiting on a nil channel always is.
+ * A task waiting on a sync primitive (introspect.h, ts__sync_wait) is a
+ * candidate like a channel's only when the primitive begins a malloc'd
+ * block (sync_target): the target is then the whole block, so a pointer
+ * to any field of the object holding it reaches it. Anywhere else (a
+ * static, named by code and never by a stored pointer; a stack; a field
+ * after the start of its object) its reachability cannot be decided and
+ * the task is live. Deadlock mode (ts__leaks_deadlock_cycles, when no
+ * task can run again): every sync waiter is a candidate that stays dead,
+ * so the global deadlock report shows lock cycles through statics too.
  *
  * Invariants (no false positive is the first rule):
  *   - the scan (profiler/reach.c) runs on one dedicated scanner thread
@@ -17,7 +26,9 @@
  *   - a task is reported only if it was found leaked, waiting since the
  *     same moment, by two passes 10 ms apart;
  *   - anything unknown (a select whose cases are on the heap, a stack read
- *     torn by a wake-up) makes the task live, never leaked;
+ *     torn by a wake-up, a sync primitive outside a malloc'd block of its
+ *     own, a semaphore acquire that may have a deadline) makes the task
+ *     live, never leaked;
  *   - below the stack pointer of a thread blocked in a system call, and in
  *     pooled stacks (their tasks returned), lie only dead frames: both are
  *     excluded, as their stale copies would hide leaks; a pass during
@@ -25,7 +36,8 @@
  * Wait-for cycles (cycles.c): after the second pass's fixpoint, when two
  * candidates or more are still not live, the live part of each one's
  * stack (from its saved stack pointer up) is scanned on its own for the
- * channels (ts__reach_refs), giving who holds which channel; the leak
+ * channels (ts__reach_refs), giving who holds which channel (a lock's
+ * partner is instead the holder it recorded, read then); the leak
  * scan itself does no more work. The cycles found among the confirmed
  * leaks are kept, addresses complemented, for the snapshot they belong to
  * until taken (ts__leaks_take_cycles) or replaced by the next detection:
@@ -62,7 +74,25 @@ struct cand {
     uint32_t n;
     uint32_t excl;     /* its stack's entry in the exclusion list */
     bool live;
+    bool stuck;        /* deadlock mode, a sync wait: never live */
 };
+
+/* Whether malloc is glibc's, whose chunk headers sync_target reads: not
+ * under the sanitizers, which bring their own allocators. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define GLIBC_MALLOC 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define GLIBC_MALLOC 0
+#endif
+#endif
+#ifndef GLIBC_MALLOC
+#define GLIBC_MALLOC 1
+#endif
+
+#define MAX_HEAPS 256
+#define HEAP_MAX_SIZE ((uintptr_t)64 << 20) /* glibc's non-main heaps */
+#define MAX_BLOCK ((size_t)64 << 20)
 
 struct work {
     struct cand *cands;
@@ -79,6 +109,9 @@ struct work {
     size_t nidle, cap_idle;
     size_t bytes;                   /* the one ts__reach_alloc block */
     void *block;
+    bool stuck;                     /* deadlock mode (see detect) */
+    struct ts__range heaps[MAX_HEAPS]; /* malloc's memory (sync_target) */
+    size_t nheaps;
 };
 
 static bool candidate(const struct ts__tsnap *s)
@@ -225,9 +258,128 @@ __attribute__((noinline)) void ts__leaks_scrub_stack(void)
     explicit_bzero(below, sizeof below);
 }
 
+/* ---- scan targets -------------------------------------------------------- */
+
+/* chan_bytes: the allocation size of the channel at addr, or 0. */
+static size_t chan_bytes(uintptr_t addr)
+{
+    struct ts_chan ch;
+    return ts__reach_peek(&ch, addr, sizeof ch) ? ts__chan_bytes(&ch) : 0;
+}
+
+/* find_heaps: the mappings malloc's blocks live in: [heap] (the main
+ * arena) and the anonymous rw mappings holding a HEAP_MAX_SIZE-aligned
+ * address (glibc maps each other arena's heaps so aligned; named
+ * "[anon:glibc: malloc arena]" when glibc decorates its mappings). */
+static void find_heaps(struct work *w)
+{
+    FILE *maps = fopen("/proc/self/maps", "re");
+    char line[512];
+    w->nheaps = 0;
+    while (maps && w->nheaps < MAX_HEAPS && fgets(line, sizeof line, maps)) {
+        unsigned long long lo, hi;
+        char perms[8];
+        int name = 0;
+        if (sscanf(line, "%llx-%llx %7s %*s %*s %*s %n", &lo, &hi, perms,
+                   &name) < 3 || strncmp(perms, "rw-p", 4) != 0)
+            continue;
+        uintptr_t aligned = ((uintptr_t)lo + HEAP_MAX_SIZE - 1) &
+                            ~(HEAP_MAX_SIZE - 1);
+        bool anon = name == 0 || line[name] == '\n' || line[name] == '\0' ||
+                    strncmp(line + name, "[anon:glibc: malloc", 19) == 0;
+        if (strstr(line, "[heap]") || (anon && aligned < hi))
+            w->heaps[w->nheaps++] = (struct ts__range){lo, hi};
+    }
+    if (maps)
+        fclose(maps);
+}
+
+/* heap_block_end: the end of the glibc malloc block that m begins, or 0.
+ * The chunk header before m gives its size (flags: not mmapped); the next
+ * chunk's header must say this one is in use. */
+static uintptr_t heap_block_end(uintptr_t m, uintptr_t map_hi)
+{
+    uint64_t size, next;
+    if (m % 16 || !ts__reach_peek(&size, m - 8, sizeof size) || (size & 2))
+        return 0;
+    size &= ~(uint64_t)7;
+    uintptr_t chunk = m - 16;
+    if (size < 32 || size % 16 || size > MAX_BLOCK ||
+        chunk + size + 16 > map_hi ||
+        !ts__reach_peek(&next, chunk + size + 8, sizeof next) || !(next & 1))
+        return 0;
+    return chunk + size + 8; /* the next chunk's first word is ours */
+}
+
+/* sync_target: the target of a wait on the sync primitive at m: the whole
+ * malloc block it begins, so that a pointer to any field of the object
+ * holding it reaches it; false when m begins no malloc block found in a
+ * heap mapping (a static, a stack, a field after the start of its
+ * object): the primitive may then be reachable by name or through its
+ * object, which the scan cannot see, and the task is live (always, when
+ * malloc is not glibc's). In deadlock mode every task is stuck anyway:
+ * the primitive itself. */
+static bool sync_target(const struct work *w, const struct ts__tasks *ts,
+                        uintptr_t m, size_t size, struct ts__reach_target *t)
+{
+    *t = (struct ts__reach_target){m, m + size, false};
+    if (w->stuck)
+        return true;
+    for (size_t i = 0; GLIBC_MALLOC && i < w->nheaps; i++) {
+        const struct ts__range *h = &w->heaps[i];
+        if (m < h->lo + 16 || m >= h->hi)
+            continue;
+        t->hi = task_stack_of(ts, m) ? 0 : heap_block_end(m, h->hi);
+        return t->hi >= m + size;
+    }
+    return false;
+}
+
+/* targets_of: the scan targets of s's waits into t (s->nchans of them);
+ * false when one cannot be decided (then s is no candidate). *sync: s
+ * waits on a sync primitive. */
+static bool targets_of(const struct work *w, const struct ts__tasks *ts,
+                       const struct ts__tsnap *s, struct ts__reach_target *t,
+                       bool *sync)
+{
+    const uint64_t *chans = ts__tasks_chans(ts, s);
+    size_t size;
+    long holder;
+    *sync = ts__sync_wait(s->wait_reason, &size, &holder);
+    if (*sync)
+        return sync_target(w, ts, chans[0], size, t);
+    for (int k = 0; k < s->nchans; k++) {
+        size_t bytes = chan_bytes(chans[k]);
+        /* Unreadable: the channel is gone; a stale 1-byte target is
+         * harmless (its task's wait was torn and it will not be leaked
+         * unless both passes agree on the same wait). */
+        t[k] = (struct ts__reach_target){
+            chans[k], chans[k] + (bytes ? bytes : 1), false};
+    }
+    return true;
+}
+
+/* add_cand: s as a candidate, when its targets can be decided. */
+static void add_cand(struct work *w, const struct ts__tasks *ts, size_t i)
+{
+    const struct ts__tsnap *s = &ts->v[i];
+    bool sync;
+    if (!targets_of(w, ts, s, w->targets + w->nchans, &sync))
+        return;
+    struct cand *c = &w->cands[w->ncands++];
+    *c = (struct cand){.task = i, .first = (uint32_t)w->nchans,
+                       .n = (uint32_t)s->nchans, .excl = (uint32_t)w->nexcl,
+                       .stuck = w->stuck && sync};
+    w->excl[w->nexcl++] = (struct ts__range){
+        s->stack_lo, s->stack_hi + sizeof(struct ts_task)};
+    const uint64_t *chans = ts__tasks_chans(ts, s);
+    for (int k = 0; k < s->nchans; k++)
+        w->chans[w->nchans++] = chans[k];
+}
+
 /* plan: size and fill the work block from the snapshot, scrubbing the
  * snapshot's copies of channel addresses. false when out of memory. */
-static bool plan(struct ts__tasks *ts, struct work *w)
+static bool plan(struct ts__tasks *ts, struct work *w, bool stuck)
 {
     size_t nc = 0, nch = 0;
     for (size_t i = 0; i < ts->n; i++)
@@ -250,20 +402,11 @@ static bool plan(struct ts__tasks *ts, struct work *w)
     w->idle = (const void **)(w->src + nc);
     w->src_cand = (uint32_t *)(w->idle + w->cap_idle);
     w->ncands = w->nchans = w->nexcl = w->nidle = w->nsrc = 0;
-    for (size_t i = 0; i < ts->n; i++) {
-        struct ts__tsnap *s = &ts->v[i];
-        uint64_t *chans = ts->pcs + s->chans;
-        if (candidate(s)) {
-            struct cand *c = &w->cands[w->ncands++];
-            *c = (struct cand){.task = i, .first = (uint32_t)w->nchans,
-                               .n = (uint32_t)s->nchans,
-                               .excl = (uint32_t)w->nexcl};
-            w->excl[w->nexcl++] = (struct ts__range){
-                s->stack_lo, s->stack_hi + sizeof(struct ts_task)};
-            for (int k = 0; k < s->nchans; k++)
-                w->chans[w->nchans++] = chans[k];
-        }
-    }
+    w->stuck = stuck;
+    find_heaps(w);
+    for (size_t i = 0; i < ts->n; i++)
+        if (candidate(&ts->v[i]))
+            add_cand(w, ts, i);
     ts__leaks_scrub(ts);
     ts__ring_foreach(add_ring, w);
     ts__introspect_idle_stacks(add_idle, w);
@@ -271,30 +414,15 @@ static bool plan(struct ts__tasks *ts, struct work *w)
     return true;
 }
 
-/* chan_bytes: the allocation size of the channel at addr, or 0. */
-static size_t chan_bytes(uintptr_t addr)
-{
-    struct ts_chan ch;
-    return ts__reach_peek(&ch, addr, sizeof ch) ? ts__chan_bytes(&ch) : 0;
-}
-
 /* scan_once: one reachability pass; marks candidates live; true when any
  * changed. */
 static int scan_once(struct work *w, bool *changed)
 {
-    for (size_t i = 0; i < w->nchans; i++) {
-        size_t bytes = chan_bytes(w->chans[i]);
-        /* Unreadable: the channel is gone; a stale 1-byte target is
-         * harmless (its task's wait was torn and it will not be leaked
-         * unless both passes agree on the same wait). */
-        w->targets[i] = (struct ts__reach_target){
-            w->chans[i], w->chans[i] + (bytes ? bytes : 1), false};
-    }
     int r = ts__reach_scan(w->targets, w->nchans, w->excl, w->nexcl);
     *changed = false;
     for (size_t i = 0; !r && i < w->ncands; i++) {
         struct cand *c = &w->cands[i];
-        for (uint32_t k = 0; !c->live && k < c->n; k++)
+        for (uint32_t k = 0; !c->live && !c->stuck && k < c->n; k++)
             c->live = w->targets[c->first + k].reached;
         if (c->live && w->excl[c->excl].hi != 0) {
             w->excl[c->excl] = (struct ts__range){0, 0};
@@ -362,8 +490,42 @@ static bool by_target(const struct refs *refs, size_t nchans, size_t **start,
     return true;
 }
 
-/* add_waits: the waits of every candidate still dead into g, each channel
- * with the tasks whose live stacks reference it. */
+/* add_holder: a wait on a lock: its one partner is the holder the lock
+ * recorded (runtime/mutex.c), a task id or TS__MUTEX_THREAD (no task of
+ * the graph: no cycle through it); none while it reads unlocked. */
+static void add_holder(struct ts__waitgraph *g, uint64_t task, uintptr_t m,
+                       long holder_off)
+{
+    uint64_t holder = 0;
+    ts__waitgraph_add_wait(g, task, TS__WAIT_MUTEX, m);
+    if (ts__reach_peek(&holder, m + (uintptr_t)holder_off, sizeof holder) &&
+        holder != 0)
+        ts__waitgraph_add_partner(g, holder);
+}
+
+/* add_wait: wait k of candidate c into g: a lock's with its holder, any
+ * other with the candidates whose live stacks reference the object. */
+static void add_wait(const struct ts__tasks *ts, const struct work *w,
+                     const struct cand *c, uint32_t k, const size_t *start,
+                     const size_t *srcs, struct ts__waitgraph *g)
+{
+    const struct ts__tsnap *s = &ts->v[c->task];
+    size_t size;
+    long holder_off = -1;
+    bool sync = ts__sync_wait(s->wait_reason, &size, &holder_off);
+    if (holder_off >= 0) {
+        add_holder(g, s->id, w->chans[k], holder_off);
+        return;
+    }
+    ts__waitgraph_add_wait(g, s->id, sync ? TS__WAIT_SYNC : TS__WAIT_CHAN,
+                           w->chans[k]);
+    for (size_t j = start[k]; j < start[k + 1]; j++) {
+        const struct cand *p = &w->cands[w->src_cand[srcs[j]]];
+        ts__waitgraph_add_partner(g, ts->v[p->task].id);
+    }
+}
+
+/* add_waits: the waits of every candidate still dead into g. */
 static void add_waits(const struct ts__tasks *ts, const struct work *w,
                       const struct refs *refs, struct ts__waitgraph *g)
 {
@@ -372,15 +534,9 @@ static void add_waits(const struct ts__tasks *ts, const struct work *w,
         g->oom = true;
     for (size_t i = 0; !g->oom && i < w->ncands; i++) {
         const struct cand *c = &w->cands[i];
-        for (uint32_t k = c->first; !c->live && k < c->first + c->n; k++) {
-            if (w->chans[k] == 0)
-                continue;
-            ts__waitgraph_add_wait(g, ts->v[c->task].id, TS__WAIT_CHAN,
-                                   w->chans[k]);
-            for (size_t j = start[k]; j < start[k + 1]; j++)
-                ts__waitgraph_add_partner(
-                    g, ts->v[w->cands[w->src_cand[srcs[j]]].task].id);
-        }
+        for (uint32_t k = c->first; !c->live && k < c->first + c->n; k++)
+            if (w->chans[k] != 0)
+                add_wait(ts, w, c, k, start, srcs, g);
     }
     free(start);
     free(srcs);
@@ -410,11 +566,11 @@ static int attribute(const struct ts__tasks *ts, struct work *w,
 
 /* pass: snapshot and mark leaked tasks; with g, also the wait-for graph
  * of the tasks it found leaked. */
-static int pass(struct ts__tasks *ts, struct ts__waitgraph *g)
+static int pass(struct ts__tasks *ts, struct ts__waitgraph *g, bool stuck)
 {
     int r = ts__tasks_collect_private(ts, true);
     struct work w;
-    if (r || !plan(ts, &w))
+    if (r || !plan(ts, &w, stuck))
         return r ? r : ENOMEM;
     bool changed = true;
     while (!r && changed)
@@ -475,25 +631,41 @@ struct ts__cycles *ts__leaks_take_cycles(const struct ts__tasks *ts)
     return cy;
 }
 
-struct ts__cycles *ts__leaks_cycles_now(void)
+static int collect(struct ts__tasks *ts, bool stuck);
+
+static struct ts__cycles *cycles_now(bool stuck)
 {
     struct ts__tasks ts;
     struct ts__cycles *cy = NULL;
-    if (ts__leaks_collect(&ts) == 0)
+    if (collect(&ts, stuck) == 0)
         cy = ts__leaks_take_cycles(&ts);
     ts__tasks_free(&ts);
     return cy;
 }
 
-static int detect(struct ts__tasks *out)
+struct ts__cycles *ts__leaks_cycles_now(void)
+{
+    return cycles_now(false);
+}
+
+struct ts__cycles *ts__leaks_deadlock_cycles(void)
+{
+    return cycles_now(true);
+}
+
+/* detect: two passes, confirmed, and the cycles. stuck (deadlock mode:
+ * no task can ever run again) makes every task waiting on a sync
+ * primitive a candidate that stays dead, wherever the primitive lives:
+ * its cycles are then real whatever can reach the primitive. */
+static int detect(struct ts__tasks *out, bool stuck)
 {
     struct ts__tasks first;
     struct ts__waitgraph g = {0};
-    int r = pass(&first, NULL);
+    int r = pass(&first, NULL, stuck);
     if (!r) {
         struct timespec pause = {0, 10 * 1000 * 1000};
         nanosleep(&pause, NULL);
-        r = pass(out, &g);
+        r = pass(out, &g, stuck);
         if (!r)
             confirm(out, &first);
     }
@@ -510,6 +682,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static pthread_mutex_t one_at_a_time = PTHREAD_MUTEX_INITIALIZER;
 static struct ts__tasks *request;
+static bool request_stuck;
 static int result;
 static bool answered;
 static int start_error;
@@ -522,8 +695,9 @@ static void *scanner_main(void *arg)
         while (!request)
             pthread_cond_wait(&cv, &mu);
         struct ts__tasks *ts = request;
+        bool stuck = request_stuck;
         pthread_mutex_unlock(&mu);
-        int r = detect(ts);
+        int r = detect(ts, stuck);
         pthread_mutex_lock(&mu);
         result = r;
         request = NULL;
@@ -540,6 +714,11 @@ static void start_scanner(void)
 
 int ts__leaks_collect(struct ts__tasks *ts)
 {
+    return collect(ts, false);
+}
+
+static int collect(struct ts__tasks *ts, bool stuck)
+{
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, start_scanner);
     memset(ts, 0, sizeof *ts);
@@ -548,6 +727,7 @@ int ts__leaks_collect(struct ts__tasks *ts)
     pthread_mutex_lock(&one_at_a_time);
     pthread_mutex_lock(&mu);
     request = ts;
+    request_stuck = stuck;
     answered = false;
     pthread_cond_broadcast(&cv);
     while (!answered)

@@ -1,6 +1,7 @@
 /* taskscope — the goroutine-leak detector (Go 1.26's goroutineleak): a
- * task blocked on channels that nothing outside the blocked tasks can
- * still reach is leaked. */
+ * task blocked on channels (or on a sync primitive in a malloc'd block of
+ * its own) that nothing outside the blocked tasks can still reach is
+ * leaked. */
 #ifndef TASKSCOPE_PROFILER_LEAKS_H
 #define TASKSCOPE_PROFILER_LEAKS_H
 
@@ -24,6 +25,11 @@ struct ts__cycles *ts__leaks_take_cycles(const struct ts__tasks *ts);
 /* ts__leaks_cycles_now: run the detector and take its cycles (NULL when
  * it fails), for reports whose own snapshot did not come from it. */
 struct ts__cycles *ts__leaks_cycles_now(void);
+
+/* ts__leaks_deadlock_cycles: the same for the global deadlock report,
+ * when no task can run again: tasks waiting on sync primitives count as
+ * stuck wherever the primitive lives (leaks.c, detect). */
+struct ts__cycles *ts__leaks_deadlock_cycles(void);
 
 /* ts__leaks_scrub: forget the wait objects and channel addresses of a
  * snapshot (made by ts__tasks_collect_private with private memory), so

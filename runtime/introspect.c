@@ -15,6 +15,10 @@
  */
 #include "runtime/introspect.h"
 
+#include <assert.h>
+#include <stddef.h>
+#include <taskscope/sync.h>
+
 #include "profiler/stackid.h"
 #include "runtime/sched.h"
 
@@ -44,13 +48,48 @@ static size_t saved_stack(const struct ts_task *t, uint64_t *pcs, size_t max)
 
 enum { WALK_TRIES = 3 };
 
-/* wait_chans: the channels a switched-out waiting task waits on. */
+bool ts__sync_wait(int reason, size_t *size, long *holder_off)
+{
+    /* A writer queued on an RWMutex parks on its w_, at offset 0: a
+     * sync.Mutex.Lock wait whose object is the RWMutex itself. */
+    static_assert(offsetof(ts_rwmutex_t, w_) == 0, "rwmutex writer lock");
+    *holder_off = -1;
+    switch (reason) {
+    case TS_WAIT_MUTEX:
+        *size = sizeof(ts_mutex_t);
+        *holder_off = offsetof(ts_mutex_t, owner_);
+        return true;
+    case TS_WAIT_RWMUTEX_RLOCK: /* waits for the writer holding w_ */
+        *size = sizeof(ts_rwmutex_t);
+        *holder_off = offsetof(ts_rwmutex_t, w_.owner_);
+        return true;
+    case TS_WAIT_RWMUTEX_LOCK:
+        *size = sizeof(ts_rwmutex_t);
+        return true;
+    case TS_WAIT_WAITGROUP:
+        *size = sizeof(ts_waitgroup_t);
+        return true;
+    case TS_WAIT_COND:
+        *size = sizeof(ts_cond_t);
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* wait_chans: the channels (or the sync primitive: ts__sync_wait) a
+ * switched-out waiting task waits on. */
 static int wait_chans(const struct ts_task *t, int reason, const void *object,
                       uintptr_t *out)
 {
     switch (reason) {
     case TS_WAIT_CHAN_RECV:
     case TS_WAIT_CHAN_SEND:
+    case TS_WAIT_MUTEX:
+    case TS_WAIT_RWMUTEX_RLOCK:
+    case TS_WAIT_RWMUTEX_LOCK:
+    case TS_WAIT_WAITGROUP:
+    case TS_WAIT_COND:
         out[0] = (uintptr_t)object;
         return object ? 1 : -1;
     case TS_WAIT_SELECT:

@@ -36,8 +36,12 @@ struct ts_task_info {
                                 multi-case select and for sleep) */
     int nchans;              /* channels it waits on (chans[]): 1 for a
                                 channel operation, the cases of a select,
-                                0 when none (sleep, nil channel), -1 when
-                                unknown (running, or read torn) */
+                                1 for a wait on a sync primitive the leak
+                                detector understands (ts__sync_wait: the
+                                primitive), 0 when none (sleep, nil
+                                channel), -1 when unknown (running, read
+                                torn, a semaphore acquire: it may have a
+                                deadline) */
     uintptr_t chans[TS_INTROSPECT_MAX_CHANS];
     int64_t wait_since;      /* when it parked, from the coarse monotonic
                                 clock: up to one clock tick (about 4 ms)
@@ -76,6 +80,16 @@ int ts__introspect_idle_stacks(void (*fn)(const void *mapping, uintptr_t lo,
                                           uintptr_t hi, void *arg),
                                void *arg);
 bool ts__introspect_still_idle(const void *mapping);
+
+/* The holder id a ts_mutex_t records for a plain thread (0: unlocked). */
+#define TS__MUTEX_THREAD UINT64_MAX
+
+/* ts__sync_wait: whether a wait with this reason is on a sync primitive
+ * (sync.h) whose address is its chans[0]; then *size is the primitive's
+ * size and *holder_off the offset in it of the holder's task id (a
+ * uint64_t read racily: runtime/mutex.c), or -1 when the wait has no
+ * single holder (WaitGroup, Cond, a writer waiting for readers). */
+bool ts__sync_wait(int reason, size_t *size, long *holder_off);
 
 /* ts_introspect_count: live tasks, as ts_num_tasks. */
 int64_t ts_introspect_count(void);

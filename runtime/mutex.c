@@ -32,16 +32,27 @@
  *
  * Go's sync.Mutex makes unlock of an unlocked mutex fatal; here it is a
  * recoverable panic with Go's message, raised before the state changes.
+ * Owner (diagnostic only, for the wait-for cycles of profiler/cycles.c):
+ * whoever locks stores its task id (TS__MUTEX_THREAD for a plain thread)
+ * after acquiring, and unlock clears it before releasing, both relaxed
+ * atomic stores outside the state word, so the fast paths stay one CAS.
+ * Readers (introspect.c, the leak detector) read it racily: it may be 0
+ * or a previous holder's id for a moment around a lock or unlock; it is
+ * exact only while the mutex stays locked by a holder that does not run,
+ * which is all the cycle report needs. Invariant: a locked mutex whose
+ * holder is parked has owner == that holder's id.
  * Rejected: Go's semaphore table hashed by address (sema.go) — the queue
  * lives in the mutex instead, which costs 32 bytes but no hashing. */
 #include <assert.h>
 #include <stdalign.h>
+#include <stddef.h>
 #include <taskscope/panic.h>
 #include <taskscope/sync.h>
 #include <taskscope/task.h>
 
 #include "profiler/record.h"
 #include "runtime/chan_internal.h"
+#include "runtime/introspect.h"
 #include "runtime/race.h"
 #include "runtime/sched.h"
 
@@ -62,10 +73,13 @@ struct mutex {
     ts__lock_t lock;     /* guards sema, nwait, queue */
     uint32_t nwait;      /* lock: waiters in queue */
     struct ts__waitq queue;
+    uint64_t owner;      /* atomic relaxed, diagnostic only: see above */
 };
 
 static_assert(sizeof(struct mutex) == sizeof(ts_mutex_t), "ts_mutex_t size");
 static_assert(alignof(struct mutex) == alignof(ts_mutex_t), "ts_mutex_t align");
+static_assert(offsetof(struct mutex, owner) == offsetof(ts_mutex_t, owner_),
+              "ts_mutex_t owner");
 
 /* A queued locker: lives on its stack while it waits. */
 struct mwaiter {
@@ -250,12 +264,25 @@ static __attribute__((noinline)) void lock_slow(struct mutex *m,
     }
 }
 
+/* set_owner: record the caller as the holder (see the owner above). */
+static void set_owner(struct mutex *m, uint64_t id)
+{
+    __atomic_store_n(&m->owner, id, __ATOMIC_RELAXED);
+}
+
+static uint64_t caller_id(void)
+{
+    struct ts_task *t = ts__current_task();
+    return t ? t->id : TS__MUTEX_THREAD;
+}
+
 void ts_mutex_lock(ts_mutex_t *mu)
 {
     struct mutex *m = impl(mu);
     int32_t old = 0;
     if (!cas(m, &old, LOCKED))
         lock_slow(m, mu);
+    set_owner(m, caller_id());
     ts__race_acquire(mu);
 }
 
@@ -267,6 +294,7 @@ bool ts_mutex_trylock(ts_mutex_t *mu)
         return false;
     if (!cas(m, &old, old | LOCKED))
         return false;
+    set_owner(m, caller_id());
     ts__race_acquire(mu);
     return true;
 }
@@ -325,6 +353,7 @@ void ts_mutex_unlock(ts_mutex_t *mu)
 {
     struct mutex *m = impl(mu);
     ts__race_release(mu);
+    set_owner(m, 0);
     int32_t old = LOCKED;
     if (cas(m, &old, 0))
         return;

@@ -25,6 +25,11 @@
  *
  * Misuse panics restore the count first, so the lock is as it was.
  *
+ * Holder (diagnostic only): w records the writer's task id like any
+ * ts_mutex_t (runtime/mutex.c), so a reader waiting in RLock waits for
+ * w's owner in the wait-for cycle report (profiler/cycles.c); readers
+ * are not recorded (there may be many).
+ *
  * ThreadSanitizer (Go's addresses): Unlock releases &reader_sema, which
  * RLock and Lock acquire; RUnlock releases &writer_sema, which Lock
  * acquires; writers order among themselves through w. */

@@ -55,6 +55,7 @@ typedef struct ts_mutex {
     uint32_t lock_[2];  /* private: guards the wait queue */
     uint32_t nwait_;    /* private: queued waiters */
     void *queue_[2];    /* private: FIFO of waiting tasks and threads */
+    uint64_t owner_;    /* private: holder's task id, for diagnostics */
 } ts_mutex_t;
 
 #define TS_MUTEX_INIT TS_SYNC_ZERO
