@@ -64,6 +64,13 @@ struct ts_chan {
 
 size_t ts__chan_bytes(const struct ts_chan *ch);
 
+/* ts__deadline_fire (select.c): the timer function of a waiter's deadline,
+ * armed on its task's sleep_timer with the task as argument. Claims the
+ * task's select_done: when the deadline wins, the task is readied with
+ * param NULL (no waker); when a waker won first, it does nothing. */
+struct ts__timer;
+void ts__deadline_fire(struct ts__timer *t, int64_t now);
+
 void ts__waitq_enqueue(struct ts__waitq *q, struct ts__waiter *w);
 void ts__waitq_remove(struct ts__waitq *q, struct ts__waiter *w);
 struct ts__waiter *ts__waitq_dequeue(struct ts__waitq *q);

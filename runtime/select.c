@@ -153,7 +153,7 @@ static int try_case(struct sel *s, uint32_t i)
     return 1;
 }
 
-static void deadline_fire(struct ts__timer *t, int64_t now)
+void ts__deadline_fire(struct ts__timer *t, int64_t now)
 {
     struct ts_task *task = t->arg;
     uint32_t zero = 0;
@@ -170,7 +170,7 @@ static void park_unlock(void *arg)
 {
     struct sel *s = arg;
     if (s->deadline != INT64_MAX) {
-        ts__timer_init(&s->task->sleep_timer, deadline_fire, s->task);
+        ts__timer_init(&s->task->sleep_timer, ts__deadline_fire, s->task);
         ts__timer_arm(&s->task->sleep_timer, s->deadline, 0);
     }
     unlock_all(s);

@@ -98,24 +98,12 @@ static void ready_all(struct ts__waiter *w)
     }
 }
 
-static void deadline_fire(struct ts__timer *t, int64_t now)
-{
-    struct ts_task *task = t->arg;
-    uint32_t zero = 0;
-    (void)now;
-    if (__atomic_compare_exchange_n(&task->select_done, &zero, 1, false,
-                                    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-        task->param = NULL;
-        ts__ready(task);
-    }
-}
-
 /* park_unlock: the caller is off its stack: arm its deadline, unlock. */
 static void park_unlock(void *arg)
 {
     struct parked *p = arg;
     if (p->deadline != INT64_MAX) {
-        ts__timer_init(&p->task->sleep_timer, deadline_fire, p->task);
+        ts__timer_init(&p->task->sleep_timer, ts__deadline_fire, p->task);
         ts__timer_arm(&p->task->sleep_timer, p->deadline, 0);
     }
     ts__unlock(&p->s->lock);
