@@ -24,11 +24,8 @@
  * logger. A panic in f is recovered by the inner frame; the outer frame
  * then ends normally and wg_done runs as on any other return.
  *
- * WaitGroup is not in the runtime yet: Wrap counts the tasks it starts
- * (Add(1)), each task sends one value on the wrapper's done channel when it
- * ends (Done), and Wait receives as many values as were counted. The pair
- * becomes a ts_waitgroup_t when the sync work lands. The context is only
- * a request id that the logger prints.
+ * The wrapper embeds a ts_waitgroup_t as the Go type embeds sync.WaitGroup.
+ * The context is only a request id that the logger prints.
  *
  * Four workers each compute the average of a batch of readings; the "east"
  * batch is empty and its worker divides by zero (SIGFPE, a runtime panic).
@@ -101,8 +98,8 @@ static void safe_run(void (*fun)(void *), void *arg, const char *ctx)
 /* ---- WaitGroupWrapper --------------------------------------------------------- */
 
 typedef struct wg_wrapper {
-    ts_chan_t *done; /* WaitGroup stand-in: one value per finished task */
-    int added;       /* tasks started by wg_wrap (owned by the waiter) */
+    ts_waitgroup_t wg;
+    int added;       /* tasks started by wg_wrap, for the report */
     const char *ctx; /* the context: a request id for the logs */
 } wg_wrapper_t;
 
@@ -116,8 +113,7 @@ struct wrapped {
 static void wg_done(void *p)
 {
     wg_wrapper_t *wg = p;
-    int one = 1;
-    ts_chan_send(wg->done, &one);
+    ts_waitgroup_done(&wg->wg);
 }
 
 static void wrapped_body(void *p)
@@ -139,6 +135,7 @@ static void wg_wrap(wg_wrapper_t *wg, void (*f)(void *), void *arg)
 {
     struct wrapped *w = xmalloc(sizeof *w);
     *w = (struct wrapped){wg, f, arg};
+    ts_waitgroup_add(&wg->wg, 1);
     wg->added++;
     if (ts_go(wrapped_task, w) == 0) {
         fprintf(stderr, "ts_go failed\n");
@@ -149,10 +146,8 @@ static void wg_wrap(wg_wrapper_t *wg, void (*f)(void *), void *arg)
 /* wg_wait: Wait(); returns how many tasks it waited for. */
 static int wg_wait(wg_wrapper_t *wg)
 {
-    int n = 0, one;
-    for (; wg->added > 0; wg->added--, n++)
-        ts_chan_recv(wg->done, &one, NULL);
-    return n;
+    ts_waitgroup_wait(&wg->wg);
+    return wg->added;
 }
 
 /* ---- the workers -------------------------------------------------------------- */
@@ -197,7 +192,7 @@ static int main_task(void *arg)
     };
     enum { N = sizeof batches / sizeof batches[0] };
 
-    wg_wrapper_t wg = {xchan(sizeof(int), 0), 0, "req-42"};
+    wg_wrapper_t wg = {.wg = TS_WAITGROUP_INIT, .added = 0, .ctx = "req-42"};
     printf("Wrap: %d workers, one per region\n", N);
     fflush(stdout);
     for (int i = 0; i < N; i++)
@@ -217,7 +212,6 @@ static int main_task(void *arg)
     }
     bool survived = waited == N && finished == N - 1;
     printf("the program survived the panic: %s\n", survived ? "yes" : "no");
-    ts_chan_release(wg.done);
     return survived ? 0 : 1;
 }
 
