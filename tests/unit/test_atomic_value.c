@@ -142,12 +142,6 @@ static void test_atomic_value_compare_and_swap(void **state)
 
 /* ---- misuse panics ---------------------------------------------------- */
 
-static void recover_it(void *arg)
-{
-    (void)arg;
-    (void)ts_recover();
-}
-
 enum op { OP_STORE, OP_SWAP, OP_CAS, OP_RELEASE };
 
 struct misuse {
@@ -159,7 +153,7 @@ static void misuse_body(void *arg)
 {
     struct misuse *m = arg;
     static int not_loaded;
-    ts_defer(recover_it, NULL);
+    ts_defer(tt_recover_quiet, NULL);
     switch (m->op) {
     case OP_STORE: ts_atomic_value_store(m->v, NULL); break;
     case OP_SWAP: (void)ts_atomic_value_swap(m->v, NULL); break;

@@ -448,12 +448,10 @@ static void repanicking(void *arg)
     ts_panic_code(7, "again");
 }
 
-static void defer_recover_quiet(void *arg);
-
 static void outer_of_repanic(void *arg)
 {
     (void)arg;
-    ts_defer(defer_recover_quiet, NULL);
+    ts_defer(tt_recover_quiet, NULL);
     ts_pcall(repanicking, NULL, NULL);
 }
 
@@ -478,15 +476,9 @@ static void close_twice(void *arg)
     ts_chan_close(ch);
 }
 
-static void defer_recover_quiet(void *arg)
-{
-    (void)arg;
-    ts_recover();
-}
-
 static void close_twice_recovering(void *arg)
 {
-    ts_defer(defer_recover_quiet, NULL);
+    ts_defer(tt_recover_quiet, NULL);
     close_twice(arg);
 }
 
@@ -533,7 +525,7 @@ static void test_panic_print(void **state)
 static void pcall_null(void *arg)
 {
     (void)arg;
-    ts_defer(defer_recover_quiet, NULL);
+    ts_defer(tt_recover_quiet, NULL);
     ts_pcall(NULL, NULL, NULL);
 }
 
@@ -654,7 +646,7 @@ static void dereference(void *arg)
 
 static void fault_recovering(void *arg)
 {
-    ts_defer(defer_recover_quiet, NULL);
+    ts_defer(tt_recover_quiet, NULL);
     void (**fn)(void *) = arg;
     int out;
     (*fn)(&out);
@@ -879,7 +871,7 @@ static void test_unprotected_fault_report(void **state)
 static void runtime_faults(void *arg)
 {
     (void)arg;
-    ts_defer(defer_recover_quiet, NULL);
+    ts_defer(tt_recover_quiet, NULL);
     int x = 1;
     ts_chan_send((ts_chan_t *)(uintptr_t)0x10, &x); /* faults in the runtime */
 }
@@ -887,7 +879,7 @@ static void runtime_faults(void *arg)
 static void raises_segv(void *arg)
 {
     (void)arg;
-    ts_defer(defer_recover_quiet, NULL);
+    ts_defer(tt_recover_quiet, NULL);
     raise(SIGSEGV);
 }
 
@@ -907,7 +899,7 @@ static int scenario_runtime_fault(void)
 
 static void send_from_null(void *arg)
 {
-    ts_defer(defer_recover_quiet, NULL);
+    ts_defer(tt_recover_quiet, NULL);
     ts_chan_try_send(arg, NULL); /* memcpy faults under the channel's lock */
 }
 
@@ -949,7 +941,7 @@ static void test_runtime_and_sent_faults_are_not_panics(void **state)
 
 static int scenario_defer_outside(void)
 {
-    ts_defer(defer_recover_quiet, NULL);
+    ts_defer(tt_recover_quiet, NULL);
     printf("UNREACHED\n");
     return 0;
 }

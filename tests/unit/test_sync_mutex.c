@@ -9,40 +9,6 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static void recover_it(void *arg)
-{
-    (void)arg;
-    (void)ts_recover();
-}
-
-struct misuse {
-    void (*op)(void *);
-    void *arg;
-};
-
-static void misuse_body(void *arg)
-{
-    struct misuse *u = arg;
-    ts_defer(recover_it, NULL);
-    u->op(u->arg);
-}
-
-/* panics_with: op(arg) raised a misuse panic with message msg (recovered). */
-static bool panics_with(void (*op)(void *), void *arg, const char *msg)
-{
-    struct misuse u = {op, arg};
-    ts_panic_value_t v;
-    int r = ts_pcall(misuse_body, &u, &v);
-    if (r != TS_PANIC_RECOVERED)
-        return false;
-    if (v.code != TS_PANIC_MISUSE || strcmp(v.message, msg) != 0) {
-        fprintf(stderr, "panic %d \"%s\", want \"%s\"\n", v.code, v.message,
-                msg);
-        return false;
-    }
-    return true;
-}
-
 static void op_unlock(void *m)
 {
     ts_mutex_unlock(m);
@@ -197,13 +163,13 @@ static void test_mutex_between_tasks_and_threads(void **state)
 static void unlock_unlocked_checks(void)
 {
     ts_mutex_t m = TS_MUTEX_INIT;
-    TT_CHECK(panics_with(op_unlock, &m, "sync: unlock of unlocked mutex"));
+    TT_CHECK(tt_misuse_panic(op_unlock, &m, "sync: unlock of unlocked mutex"));
     /* the bad call left the mutex as it was: unlocked and usable */
     TT_CHECK(ts_mutex_trylock(&m));
-    TT_CHECK(panics_with(op_unlock, &(ts_mutex_t)TS_MUTEX_INIT,
+    TT_CHECK(tt_misuse_panic(op_unlock, &(ts_mutex_t)TS_MUTEX_INIT,
                          "sync: unlock of unlocked mutex"));
     ts_mutex_unlock(&m);
-    TT_CHECK(panics_with(op_unlock, &m, "sync: unlock of unlocked mutex"));
+    TT_CHECK(tt_misuse_panic(op_unlock, &m, "sync: unlock of unlocked mutex"));
 }
 
 static void unlock_unlocked_task(void *arg)

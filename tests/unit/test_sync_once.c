@@ -6,32 +6,12 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static void recover_it(void *arg)
-{
-    (void)arg;
-    (void)ts_recover();
-}
-
-struct misuse {
-    void (*op)(void *);
-    void *arg;
-};
-
-static void protected_body(void *arg)
-{
-    struct misuse *u = arg;
-    ts_defer(recover_it, NULL);
-    u->op(u->arg);
-}
-
-/* panic_message: op(arg) panicked with a user panic whose message is msg. */
+/* panics_with: op(arg) panicked, with message msg (the function's own
+ * panic: any code). */
 static bool panics_with(void (*op)(void *), void *arg, const char *msg)
 {
-    struct misuse u = {op, arg};
     ts_panic_value_t v;
-    if (ts_pcall(protected_body, &u, &v) != TS_PANIC_RECOVERED)
-        return false;
-    return strcmp(v.message, msg) == 0;
+    return tt_panic_of(op, arg, &v) && strcmp(v.message, msg) == 0;
 }
 
 /* ---- one call, everyone waits ---------------------------------------- */

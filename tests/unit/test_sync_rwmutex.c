@@ -5,38 +5,6 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static void recover_it(void *arg)
-{
-    (void)arg;
-    (void)ts_recover();
-}
-
-struct misuse {
-    void (*op)(void *);
-    void *arg;
-};
-
-static void misuse_body(void *arg)
-{
-    struct misuse *u = arg;
-    ts_defer(recover_it, NULL);
-    u->op(u->arg);
-}
-
-static bool panics_with(void (*op)(void *), void *arg, const char *msg)
-{
-    struct misuse u = {op, arg};
-    ts_panic_value_t v;
-    if (ts_pcall(misuse_body, &u, &v) != TS_PANIC_RECOVERED)
-        return false;
-    if (v.code != TS_PANIC_MISUSE || strcmp(v.message, msg) != 0) {
-        fprintf(stderr, "panic %d \"%s\", want \"%s\"\n", v.code, v.message,
-                msg);
-        return false;
-    }
-    return true;
-}
-
 struct side {
     ts_rwmutex_t *rw;
     atomic_int in;    /* 1 while it holds the lock */
@@ -193,13 +161,13 @@ static void op_unlock(void *rw)
 static void misuse_checks(void)
 {
     ts_rwmutex_t rw = TS_RWMUTEX_INIT;
-    TT_CHECK(panics_with(op_runlock, &rw, "sync: RUnlock of unlocked RWMutex"));
-    TT_CHECK(panics_with(op_unlock, &rw, "sync: Unlock of unlocked RWMutex"));
+    TT_CHECK(tt_misuse_panic(op_runlock, &rw, "sync: RUnlock of unlocked RWMutex"));
+    TT_CHECK(tt_misuse_panic(op_unlock, &rw, "sync: Unlock of unlocked RWMutex"));
     ts_rwmutex_lock(&rw);
-    TT_CHECK(panics_with(op_runlock, &rw, "sync: RUnlock of unlocked RWMutex"));
+    TT_CHECK(tt_misuse_panic(op_runlock, &rw, "sync: RUnlock of unlocked RWMutex"));
     ts_rwmutex_unlock(&rw);
     ts_rwmutex_rlock(&rw);
-    TT_CHECK(panics_with(op_unlock, &rw, "sync: Unlock of unlocked RWMutex"));
+    TT_CHECK(tt_misuse_panic(op_unlock, &rw, "sync: Unlock of unlocked RWMutex"));
     ts_rwmutex_runlock(&rw);
     /* every bad call left the lock as it was: free */
     TT_CHECK(ts_rwmutex_trylock(&rw));

@@ -6,38 +6,6 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static void recover_it(void *arg)
-{
-    (void)arg;
-    (void)ts_recover();
-}
-
-struct misuse {
-    void (*op)(void *);
-    void *arg;
-};
-
-static void misuse_body(void *arg)
-{
-    struct misuse *u = arg;
-    ts_defer(recover_it, NULL);
-    u->op(u->arg);
-}
-
-static bool panics_with(void (*op)(void *), void *arg, const char *msg)
-{
-    struct misuse u = {op, arg};
-    ts_panic_value_t v;
-    if (ts_pcall(misuse_body, &u, &v) != TS_PANIC_RECOVERED)
-        return false;
-    if (v.code != TS_PANIC_MISUSE || strcmp(v.message, msg) != 0) {
-        fprintf(stderr, "panic %d \"%s\", want \"%s\"\n", v.code, v.message,
-                msg);
-        return false;
-    }
-    return true;
-}
-
 struct req {
     ts_sem_t *s;
     int64_t n;
@@ -200,7 +168,7 @@ static void misuse_checks(void)
 {
     ts_sem_t s = TS_SEM_INIT(5);
     TT_CHECK(ts_sem_try_acquire(&s, 1));
-    TT_CHECK(panics_with(op_release_two, &s,
+    TT_CHECK(tt_misuse_panic(op_release_two, &s,
                          "semaphore: released more than held"));
     /* still one held */
     TT_CHECK(ts_sem_try_acquire(&s, 4));

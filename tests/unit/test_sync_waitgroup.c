@@ -5,38 +5,6 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static void recover_it(void *arg)
-{
-    (void)arg;
-    (void)ts_recover();
-}
-
-struct misuse {
-    void (*op)(void *);
-    void *arg;
-};
-
-static void misuse_body(void *arg)
-{
-    struct misuse *u = arg;
-    ts_defer(recover_it, NULL);
-    u->op(u->arg);
-}
-
-static bool panics_with(void (*op)(void *), void *arg, const char *msg)
-{
-    struct misuse u = {op, arg};
-    ts_panic_value_t v;
-    if (ts_pcall(misuse_body, &u, &v) != TS_PANIC_RECOVERED)
-        return false;
-    if (v.code != TS_PANIC_MISUSE || strcmp(v.message, msg) != 0) {
-        fprintf(stderr, "panic %d \"%s\", want \"%s\"\n", v.code, v.message,
-                msg);
-        return false;
-    }
-    return true;
-}
-
 struct group {
     ts_waitgroup_t wg;
     long slots[64];      /* written before Done, read after Wait: no atomics */
@@ -161,9 +129,9 @@ static void op_add_minus_two(void *wg)
 static void negative_checks(void)
 {
     ts_waitgroup_t wg = TS_WAITGROUP_INIT;
-    TT_CHECK(panics_with(op_done, &wg, "sync: negative WaitGroup counter"));
+    TT_CHECK(tt_misuse_panic(op_done, &wg, "sync: negative WaitGroup counter"));
     ts_waitgroup_add(&wg, 1);
-    TT_CHECK(panics_with(op_add_minus_two, &wg,
+    TT_CHECK(tt_misuse_panic(op_add_minus_two, &wg,
                          "sync: negative WaitGroup counter"));
     /* the bad Add was undone: the counter is still 1 */
     ts_waitgroup_done(&wg);
@@ -214,7 +182,7 @@ static void op_wait(void *wg)
 
 static void reuse_waiter(void *arg)
 {
-    if (panics_with(op_wait, &reuse_wg, "sync: WaitGroup is reused before "
+    if (tt_misuse_panic(op_wait, &reuse_wg, "sync: WaitGroup is reused before "
                                         "previous Wait has returned"))
         atomic_store(&reuse_panicked, 1);
     tt_signal(arg);

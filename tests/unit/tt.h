@@ -572,6 +572,52 @@ static TT_UNUSED void tt_expect_panic(const char *scenario, const char *msg)
                  scenario, want, tt_child_exit(&c), c.out, c.err);
 }
 
+/* ---- panics ----------------------------------------------------------- */
+
+/* tt_recover_quiet: a deferred call that stops any panic. */
+static TT_UNUSED void tt_recover_quiet(void *arg)
+{
+    (void)arg;
+    (void)ts_recover();
+}
+
+struct tt_call {
+    void (*op)(void *);
+    void *arg;
+};
+
+static TT_UNUSED void tt_recovering_body(void *arg)
+{
+    struct tt_call *c = arg;
+    ts_defer(tt_recover_quiet, NULL);
+    c->op(c->arg);
+}
+
+/* tt_panic_of: run op(arg) in a protected call that recovers; true when it
+ * panicked, with the value in *v. */
+static TT_UNUSED bool tt_panic_of(void (*op)(void *), void *arg,
+                                  ts_panic_value_t *v)
+{
+    struct tt_call c = {op, arg};
+    return ts_pcall(tt_recovering_body, &c, v) == TS_PANIC_RECOVERED;
+}
+
+/* tt_misuse_panic: op(arg) raised the misuse panic msg (TS_PANIC_MISUSE);
+ * says on stderr what it raised otherwise. */
+static TT_UNUSED bool tt_misuse_panic(void (*op)(void *), void *arg,
+                                      const char *msg)
+{
+    ts_panic_value_t v;
+    if (!tt_panic_of(op, arg, &v))
+        return false;
+    if (v.code != TS_PANIC_MISUSE || strcmp(v.message, msg) != 0) {
+        fprintf(stderr, "panic %d \"%s\", want \"%s\"\n", v.code, v.message,
+                msg);
+        return false;
+    }
+    return true;
+}
+
 /* ---- misc ------------------------------------------------------------- */
 
 /* xorshift64*: deterministic pseudo-random numbers for test inputs. */
