@@ -21,6 +21,7 @@
  * the scenarios hand data between tasks only along happens-before edges
  * (ts_go, channel operations). */
 #define TP_SCENARIOS_LEAVE_TASKS_BLOCKED /* no LeakSanitizer: tt_prof.h */
+#include "tt_leaks.h"
 #include "tt_prof.h"
 
 #include <sys/mman.h>
@@ -42,7 +43,7 @@ static int nchan_x;
 static void print_chans_at_exit(void)
 {
     for (int i = 0; i < nchan_x; i++)
-        printf("CHAN %d %#lx\n", i, (unsigned long)~chan_x[i]);
+        printf("OBJ %d %#lx\n", i, (unsigned long)~chan_x[i]);
 }
 
 static ts_chan_t *make_chan(void)
@@ -257,93 +258,6 @@ static int scenario_deadlock_cycle(void)
  * parent side: running a scenario and reading its reports
  * ==================================================================== */
 
-struct run {
-    struct tt_child c;
-    uint64_t ids[MAX_RING + 1];
-    int nids;
-    char chans[MAX_RING + 1][24]; /* "0x..." of each channel made */
-    char *report;                 /* TASKSCOPE_LEAKS_OUT's content */
-    const char *json;             /* in c.out */
-};
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    char *buf = calloc(1, 1 << 20);
-    assert_non_null(buf);
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-static void parse_child(struct run *r)
-{
-    const char *p = strstr(r->c.out, "IDS");
-    if (!p)
-        fail_msg("no IDS line; stdout:\n%s\nstderr:\n%s", r->c.out, r->c.err);
-    p += 3;
-    while (r->nids <= MAX_RING) {
-        char *end;
-        unsigned long long v = strtoull(p, &end, 10);
-        if (end == p)
-            break;
-        r->ids[r->nids++] = v;
-        p = end;
-    }
-    for (p = r->c.out; (p = strstr(p, "CHAN ")); p++) {
-        int i;
-        char hex[24];
-        if (sscanf(p, "CHAN %d %23s", &i, hex) == 2 && i >= 0 && i <= MAX_RING)
-            snprintf(r->chans[i], sizeof r->chans[i], "%s", hex);
-    }
-    r->json = strstr(r->c.out, "JSON ");
-}
-
-/* run_scenario: the scenario in a child with TASKSCOPE_LEAKS_OUT (and
- * extra, a NULL or one more "NAME=value"), expecting exit status want. */
-static void run_scenario(const char *name, const char *extra, int want,
-                         struct run *r)
-{
-    memset(r, 0, sizeof *r);
-    char path[] = "/tmp/ts-cycles.XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    char env0[64];
-    snprintf(env0, sizeof env0, "TASKSCOPE_LEAKS_OUT=%s", path);
-    const char *const env[] = {env0, extra, NULL};
-    tt_child(name, env, &r->c);
-    r->report = slurp(path);
-    unlink(path);
-    if (tt_child_exit(&r->c) != want)
-        fail_msg("scenario %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s",
-                 name, tt_child_exit(&r->c), want, r->c.out, r->c.err);
-    parse_child(r);
-}
-
-static void expect_in(const char *what, const char *hay, const char *needle)
-{
-    if (!hay || !strstr(hay, needle))
-        fail_msg("%s lacks \"%s\":\n%s", what, needle, hay ? hay : "(none)");
-}
-
-static void expect_not_in(const char *what, const char *hay,
-                          const char *needle)
-{
-    if (hay && strstr(hay, needle))
-        fail_msg("%s has \"%s\":\n%s", what, needle, hay);
-}
-
-static size_t count_str(const char *hay, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
-        n++;
-    return n;
-}
-
 /* expect_json_parses: the JSON document at json (one line) is valid JSON
  * with every documented field of its cycles, as python3 reads it; skipped
  * quietly where there is no python3. */
@@ -408,30 +322,18 @@ static const char *json_wait(uint64_t task, const char *reason,
     return text;
 }
 
-/* The section of the text report from the cycle header on. */
-static const char *cycle_section(const char *report, int n)
-{
-    char hdr[64];
-    snprintf(hdr, sizeof hdr, "\n\nwait-for cycle of %d tasks:\n", n);
-    const char *p = report ? strstr(report, hdr) : NULL;
-    if (!p)
-        fail_msg("no \"%s\" after a blank line in:\n%s", hdr + 2,
-                 report ? report : "(none)");
-    return p;
-}
-
 /* expect_stacks: after the cycle header, each member's dump: its header
  * (leaked) and its function. */
-static void expect_stacks(const char *section, const struct run *r, int n,
+static void expect_stacks(const char *section, const struct tl_run *r, int n,
                           const char *reason, const char *fn)
 {
     for (int i = 0; i < n; i++) {
         char hdr[96];
         snprintf(hdr, sizeof hdr, "\ngoroutine %llu [%s (leaked)]:\n",
                  (unsigned long long)r->ids[i], reason);
-        expect_in("cycle section", section, hdr);
+        tl_expect_in("cycle section", section, hdr);
     }
-    if (count_str(section, fn) < (size_t)n)
+    if (tl_count_str(section, fn) < (size_t)n)
         fail_msg("cycle section: want %d stacks with %s:\n%s", n, fn, section);
 }
 
@@ -444,18 +346,18 @@ static void expect_stacks(const char *section, const struct run *r, int n,
 static void test_cycle_of_two_tasks_is_reported(void **state)
 {
     (void)state;
-    struct run r;
-    run_scenario("ring2", NULL, 0, &r);
+    struct tl_run r;
+    tl_run_scenario("ring2", NULL, 0, &r);
     uint64_t a = r.ids[0], b = r.ids[1];
-    const char *c1 = r.chans[0], *c2 = r.chans[1];
+    const char *c1 = r.objs[0], *c2 = r.objs[1];
     assert_true(r.nids == 2 && c1[0] && c2[0]);
 
-    expect_in("exit report", r.report, "taskscope: 2 leaked tasks");
-    const char *sec = cycle_section(r.report, 2);
-    expect_in("exit report", sec, wait_line(a, "chan send", c1, held_by(b)));
-    expect_in("exit report", sec, wait_line(b, "chan send", c2, held_by(a)));
+    tl_expect_in("exit report", r.report, "taskscope: 2 leaked tasks");
+    const char *sec = tl_cycle_section(r.report, 2);
+    tl_expect_in("exit report", sec, wait_line(a, "chan send", c1, held_by(b)));
+    tl_expect_in("exit report", sec, wait_line(b, "chan send", c2, held_by(a)));
     expect_stacks(sec, &r, 2, "chan send", "\nring_member(...)\n");
-    assert_int_equal(count_str(r.report, "wait-for cycle"), 1);
+    assert_int_equal(tl_count_str(r.report, "wait-for cycle"), 1);
 
     char want[640], hb[24], ha[24];
     snprintf(hb, sizeof hb, "%llu", (unsigned long long)b);
@@ -466,13 +368,13 @@ static void test_cycle_of_two_tasks_is_reported(void **state)
                     json_wait(a, "chan send", c1, hb));
     snprintf(want + len, sizeof want - (size_t)len, "%s]}]}",
              json_wait(b, "chan send", c2, ha));
-    expect_in("goroutineleak JSON", r.json, want);
+    tl_expect_in("goroutineleak JSON", r.json, want);
     expect_json_parses(r.json + 5);
 
-    expect_in("ts_leakcheck", r.c.err, "ts_leakcheck: 2 unexpected tasks");
-    sec = cycle_section(r.c.err, 2);
-    expect_in("ts_leakcheck", sec, wait_line(a, "chan send", c1, held_by(b)));
-    expect_in("ts_leakcheck", sec, wait_line(b, "chan send", c2, held_by(a)));
+    tl_expect_in("ts_leakcheck", r.c.err, "ts_leakcheck: 2 unexpected tasks");
+    sec = tl_cycle_section(r.c.err, 2);
+    tl_expect_in("ts_leakcheck", sec, wait_line(a, "chan send", c1, held_by(b)));
+    tl_expect_in("ts_leakcheck", sec, wait_line(b, "chan send", c2, held_by(a)));
     tp_end();
 }
 
@@ -480,20 +382,20 @@ static void test_cycle_of_two_tasks_is_reported(void **state)
 static void test_cycle_of_three_tasks_is_reported(void **state)
 {
     (void)state;
-    struct run r;
-    run_scenario("ring3", NULL, 0, &r);
+    struct tl_run r;
+    tl_run_scenario("ring3", NULL, 0, &r);
     assert_int_equal(r.nids, 3);
-    const char *sec = cycle_section(r.report, 3);
+    const char *sec = tl_cycle_section(r.report, 3);
     for (int i = 0; i < 3; i++)
-        expect_in("exit report", sec,
-                  wait_line(r.ids[i], "chan send", r.chans[i],
+        tl_expect_in("exit report", sec,
+                  wait_line(r.ids[i], "chan send", r.objs[i],
                             held_by(r.ids[(i + 1) % 3])));
     expect_stacks(sec, &r, 3, "chan send", "\nring_member(...)\n");
     char want[64];
     snprintf(want, sizeof want, "\"cycles\":[{\"tasks\":[%llu,%llu,%llu]",
              (unsigned long long)r.ids[0], (unsigned long long)r.ids[1],
              (unsigned long long)r.ids[2]);
-    expect_in("goroutineleak JSON", r.json, want);
+    tl_expect_in("goroutineleak JSON", r.json, want);
     tp_end();
 }
 
@@ -502,19 +404,19 @@ static void test_cycle_of_three_tasks_is_reported(void **state)
 static void test_cycle_through_a_select_is_reported(void **state)
 {
     (void)state;
-    struct run r;
-    run_scenario("select2", NULL, 0, &r);
+    struct tl_run r;
+    tl_run_scenario("select2", NULL, 0, &r);
     uint64_t a = r.ids[0], b = r.ids[1];
     /* chans: c1, c2, then the select's other one */
-    const char *sec = cycle_section(r.report, 2);
-    expect_in("exit report", sec, wait_line(a, "select", r.chans[0], held_by(b)));
-    expect_in("exit report", sec,
-              wait_line(a, "select", r.chans[2], "held by no other task"));
-    expect_in("exit report", sec, wait_line(b, "chan send", r.chans[1], held_by(a)));
-    expect_in("cycle section", sec, "\nselect_member(...)\n");
-    expect_in("cycle section", sec, "\nring_member(...)\n");
-    expect_in("goroutineleak JSON", r.json,
-              json_wait(a, "select", r.chans[2], ""));
+    const char *sec = tl_cycle_section(r.report, 2);
+    tl_expect_in("exit report", sec, wait_line(a, "select", r.objs[0], held_by(b)));
+    tl_expect_in("exit report", sec,
+              wait_line(a, "select", r.objs[2], "held by no other task"));
+    tl_expect_in("exit report", sec, wait_line(b, "chan send", r.objs[1], held_by(a)));
+    tl_expect_in("cycle section", sec, "\nselect_member(...)\n");
+    tl_expect_in("cycle section", sec, "\nring_member(...)\n");
+    tl_expect_in("goroutineleak JSON", r.json,
+              json_wait(a, "select", r.objs[2], ""));
     expect_json_parses(r.json + 5);
     tp_end();
 }
@@ -524,13 +426,13 @@ static void test_cycle_through_a_select_is_reported(void **state)
 static void test_no_cycle_when_a_live_task_holds_a_channel(void **state)
 {
     (void)state;
-    struct run r;
-    run_scenario("ring2_held", NULL, 0, &r);
-    expect_in("goroutineleak JSON", r.json, "\"total\":0,");
-    expect_in("goroutineleak JSON", r.json, "\"cycles\":[]}");
-    expect_not_in("exit report", r.report, "goroutine");
-    expect_not_in("ts_leakcheck", r.c.err, "wait-for cycle");
-    expect_in("ts_leakcheck", r.c.err, "ts_leakcheck: 3 unexpected tasks");
+    struct tl_run r;
+    tl_run_scenario("ring2_held", NULL, 0, &r);
+    tl_expect_in("goroutineleak JSON", r.json, "\"total\":0,");
+    tl_expect_in("goroutineleak JSON", r.json, "\"cycles\":[]}");
+    tl_expect_not_in("exit report", r.report, "goroutine");
+    tl_expect_not_in("ts_leakcheck", r.c.err, "wait-for cycle");
+    tl_expect_in("ts_leakcheck", r.c.err, "ts_leakcheck: 3 unexpected tasks");
     tp_end();
 }
 
@@ -539,13 +441,13 @@ static void test_no_cycle_when_a_live_task_holds_a_channel(void **state)
 static void test_single_leaks_are_no_cycle(void **state)
 {
     (void)state;
-    struct run r;
-    run_scenario("singles", NULL, 0, &r);
-    expect_in("goroutineleak JSON", r.json, "\"total\":4,");
-    expect_in("goroutineleak JSON", r.json, "\"cycles\":[]}");
-    expect_in("exit report", r.report, "taskscope: 4 leaked tasks");
-    expect_not_in("exit report", r.report, "wait-for cycle");
-    expect_not_in("ts_leakcheck", r.c.err, "wait-for cycle");
+    struct tl_run r;
+    tl_run_scenario("singles", NULL, 0, &r);
+    tl_expect_in("goroutineleak JSON", r.json, "\"total\":4,");
+    tl_expect_in("goroutineleak JSON", r.json, "\"cycles\":[]}");
+    tl_expect_in("exit report", r.report, "taskscope: 4 leaked tasks");
+    tl_expect_not_in("exit report", r.report, "wait-for cycle");
+    tl_expect_not_in("ts_leakcheck", r.c.err, "wait-for cycle");
     tp_end();
 }
 
@@ -555,23 +457,23 @@ static void test_single_leaks_are_no_cycle(void **state)
 static void test_deadlock_report_names_the_cycle(void **state)
 {
     (void)state;
-    struct run r;
-    run_scenario("deadlock_cycle", "TASKSCOPE_LEAKS_FORMAT=json", 2, &r);
+    struct tl_run r;
+    tl_run_scenario("deadlock_cycle", "TASKSCOPE_LEAKS_FORMAT=json", 2, &r);
     assert_int_equal(r.nids, 2);
     const char *err = r.c.err;
     if (strncmp(err, "fatal error: all goroutines are asleep - deadlock!\n\n",
                 52) != 0)
         fail_msg("stderr:\n%s", err);
-    const char *sec = cycle_section(err, 2);
-    expect_in("deadlock report", sec, "\tgoroutine 1 [chan send] on chan 0x");
-    expect_in("deadlock report", sec, held_by(r.ids[1]));
-    expect_in("deadlock report", sec, "\ndeadlock_main(...)\n");
-    expect_in("deadlock report", sec, "\nring_member(...)\n");
+    const char *sec = tl_cycle_section(err, 2);
+    tl_expect_in("deadlock report", sec, "\tgoroutine 1 [chan send] on chan 0x");
+    tl_expect_in("deadlock report", sec, held_by(r.ids[1]));
+    tl_expect_in("deadlock report", sec, "\ndeadlock_main(...)\n");
+    tl_expect_in("deadlock report", sec, "\nring_member(...)\n");
     char want[64];
     snprintf(want, sizeof want, "\"cycles\":[{\"tasks\":[1,%llu],",
              (unsigned long long)r.ids[1]);
-    expect_in("deadlock JSON", r.report, "{\"profile\":\"deadlock\"");
-    expect_in("deadlock JSON", r.report, want);
+    tl_expect_in("deadlock JSON", r.report, "{\"profile\":\"deadlock\"");
+    tl_expect_in("deadlock JSON", r.report, want);
     expect_json_parses(r.report);
     tp_end();
 }

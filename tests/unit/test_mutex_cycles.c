@@ -19,6 +19,7 @@
  * metadata holds every mutex's address (docs/profiler.md). The deadlock
  * report needs no reachability and runs there too. */
 #define TP_SCENARIOS_LEAVE_TASKS_BLOCKED /* no LeakSanitizer: tt_prof.h */
+#include "tt_leaks.h"
 #include "tt_prof.h"
 
 #include <taskscope/profile.h>
@@ -365,91 +366,6 @@ static int scenario_deadlock(void)
  * parent side
  * ==================================================================== */
 
-struct run {
-    struct tt_child c;
-    uint64_t ids[MAX_RING];
-    int nids;
-    char objs[MAX_RING + 1][24]; /* "0x..." of each object made */
-    char *report;                /* TASKSCOPE_LEAKS_OUT's content */
-    const char *json;            /* in c.out */
-};
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    char *buf = calloc(1, 1 << 20);
-    assert_non_null(buf);
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-static void parse_child(struct run *r)
-{
-    const char *p = strstr(r->c.out, "IDS");
-    if (!p)
-        fail_msg("no IDS line; stdout:\n%s\nstderr:\n%s", r->c.out, r->c.err);
-    p += 3;
-    while (r->nids < MAX_RING) {
-        char *end;
-        unsigned long long v = strtoull(p, &end, 10);
-        if (end == p)
-            break;
-        r->ids[r->nids++] = v;
-        p = end;
-    }
-    for (p = r->c.out; (p = strstr(p, "OBJ ")); p++) {
-        int i;
-        char hex[24];
-        if (sscanf(p, "OBJ %d %23s", &i, hex) == 2 && i >= 0 && i <= MAX_RING)
-            snprintf(r->objs[i], sizeof r->objs[i], "%s", hex);
-    }
-    r->json = strstr(r->c.out, "JSON ");
-}
-
-static void run_scenario(const char *name, const char *extra, int want,
-                         struct run *r)
-{
-    memset(r, 0, sizeof *r);
-    char path[] = "/tmp/ts-mcycles.XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    char env0[64];
-    snprintf(env0, sizeof env0, "TASKSCOPE_LEAKS_OUT=%s", path);
-    const char *const env[] = {env0, extra, NULL};
-    tt_child(name, env, &r->c);
-    r->report = slurp(path);
-    unlink(path);
-    if (tt_child_exit(&r->c) != want)
-        fail_msg("scenario %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s",
-                 name, tt_child_exit(&r->c), want, r->c.out, r->c.err);
-    parse_child(r);
-}
-
-static void expect_in(const char *what, const char *hay, const char *needle)
-{
-    if (!hay || !strstr(hay, needle))
-        fail_msg("%s lacks \"%s\":\n%s", what, needle, hay ? hay : "(none)");
-}
-
-static void expect_not_in(const char *what, const char *hay,
-                          const char *needle)
-{
-    if (hay && strstr(hay, needle))
-        fail_msg("%s has \"%s\":\n%s", what, needle, hay);
-}
-
-static size_t count_str(const char *hay, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
-        n++;
-    return n;
-}
-
 /* wait_line: the report's line for one wait: a lock names its holder, a
  * channel the tasks that hold it. */
 static const char *wait_line(uint64_t task, const char *reason,
@@ -474,28 +390,17 @@ static const char *json_wait(uint64_t task, const char *reason,
     return text;
 }
 
-static const char *cycle_section(const char *report, int n)
-{
-    char hdr[64];
-    snprintf(hdr, sizeof hdr, "\n\nwait-for cycle of %d tasks:\n", n);
-    const char *p = report ? strstr(report, hdr) : NULL;
-    if (!p)
-        fail_msg("no \"%s\" after a blank line in:\n%s", hdr + 2,
-                 report ? report : "(none)");
-    return p;
-}
-
 /* expect_stacks: each member's dump after the cycle's lines. */
-static void expect_stacks(const char *section, const struct run *r,
+static void expect_stacks(const char *section, const struct tl_run *r,
                           const char *fn)
 {
     for (int i = 0; i < r->nids; i++) {
         char hdr[96];
         snprintf(hdr, sizeof hdr, "\ngoroutine %llu [",
                  (unsigned long long)r->ids[i]);
-        expect_in("cycle section", section, hdr);
+        tl_expect_in("cycle section", section, hdr);
     }
-    if (count_str(section, fn) < (size_t)r->nids)
+    if (tl_count_str(section, fn) < (size_t)r->nids)
         fail_msg("cycle section: want %d stacks with %s:\n%s", r->nids, fn,
                  section);
 }
@@ -518,27 +423,27 @@ static void test_ab_ba_mutex_cycle_is_reported(void **state)
 {
     (void)state;
     SKIP_UNDER_TSAN();
-    struct run r;
-    run_scenario("ring2", NULL, 0, &r);
+    struct tl_run r;
+    tl_run_scenario("ring2", NULL, 0, &r);
     uint64_t a = r.ids[0], b = r.ids[1];
     assert_true(r.nids == 2 && r.objs[0][0] && r.objs[1][0]);
     const char *m0 = r.objs[0], *m1 = r.objs[1];
     const char *lock = "sync.Mutex.Lock";
 
-    expect_in("exit report", r.report, "taskscope: 2 leaked tasks");
-    const char *sec = cycle_section(r.report, 2);
-    expect_in("exit report", sec, wait_line(a, lock, "mutex", m1, b));
-    expect_in("exit report", sec, wait_line(b, lock, "mutex", m0, a));
+    tl_expect_in("exit report", r.report, "taskscope: 2 leaked tasks");
+    const char *sec = tl_cycle_section(r.report, 2);
+    tl_expect_in("exit report", sec, wait_line(a, lock, "mutex", m1, b));
+    tl_expect_in("exit report", sec, wait_line(b, lock, "mutex", m0, a));
     expect_stacks(sec, &r, "\nlock_member(...)\n");
-    assert_int_equal(count_str(r.report, "wait-for cycle"), 1);
+    assert_int_equal(tl_count_str(r.report, "wait-for cycle"), 1);
 
-    expect_in("goroutineleak JSON", r.json, "\"total\":2,");
-    expect_in("goroutineleak JSON", r.json, json_wait(a, lock, "mutex", m1, b));
-    expect_in("goroutineleak JSON", r.json, json_wait(b, lock, "mutex", m0, a));
+    tl_expect_in("goroutineleak JSON", r.json, "\"total\":2,");
+    tl_expect_in("goroutineleak JSON", r.json, json_wait(a, lock, "mutex", m1, b));
+    tl_expect_in("goroutineleak JSON", r.json, json_wait(b, lock, "mutex", m0, a));
 
-    expect_in("ts_leakcheck", r.c.err, "ts_leakcheck: 2 unexpected tasks");
-    sec = cycle_section(r.c.err, 2);
-    expect_in("ts_leakcheck", sec, wait_line(a, lock, "mutex", m1, b));
+    tl_expect_in("ts_leakcheck", r.c.err, "ts_leakcheck: 2 unexpected tasks");
+    sec = tl_cycle_section(r.c.err, 2);
+    tl_expect_in("ts_leakcheck", sec, wait_line(a, lock, "mutex", m1, b));
     tp_end();
 }
 
@@ -547,12 +452,12 @@ static void test_three_task_mutex_ring_is_reported(void **state)
 {
     (void)state;
     SKIP_UNDER_TSAN();
-    struct run r;
-    run_scenario("ring3", NULL, 0, &r);
+    struct tl_run r;
+    tl_run_scenario("ring3", NULL, 0, &r);
     assert_int_equal(r.nids, 3);
-    const char *sec = cycle_section(r.report, 3);
+    const char *sec = tl_cycle_section(r.report, 3);
     for (int i = 0; i < 3; i++)
-        expect_in("exit report", sec,
+        tl_expect_in("exit report", sec,
                   wait_line(r.ids[i], "sync.Mutex.Lock", "mutex",
                             r.objs[(i + 1) % 3], r.ids[(i + 1) % 3]));
     expect_stacks(sec, &r, "\nlock_member(...)\n");
@@ -560,7 +465,7 @@ static void test_three_task_mutex_ring_is_reported(void **state)
     snprintf(want, sizeof want, "\"cycles\":[{\"tasks\":[%llu,%llu,%llu]",
              (unsigned long long)r.ids[0], (unsigned long long)r.ids[1],
              (unsigned long long)r.ids[2]);
-    expect_in("goroutineleak JSON", r.json, want);
+    tl_expect_in("goroutineleak JSON", r.json, want);
     tp_end();
 }
 
@@ -570,16 +475,16 @@ static void test_mixed_mutex_and_channel_cycle_is_reported(void **state)
 {
     (void)state;
     SKIP_UNDER_TSAN();
-    struct run r;
-    run_scenario("mixed", NULL, 0, &r);
+    struct tl_run r;
+    tl_run_scenario("mixed", NULL, 0, &r);
     uint64_t a = r.ids[0], b = r.ids[1];
-    const char *sec = cycle_section(r.report, 2);
-    expect_in("exit report", sec, wait_line(a, "chan send", "chan", r.objs[1], b));
-    expect_in("exit report", sec,
+    const char *sec = tl_cycle_section(r.report, 2);
+    tl_expect_in("exit report", sec, wait_line(a, "chan send", "chan", r.objs[1], b));
+    tl_expect_in("exit report", sec,
               wait_line(b, "sync.Mutex.Lock", "mutex", r.objs[0], a));
-    expect_in("cycle section", sec, "\nsend_member(...)\n");
-    expect_in("cycle section", sec, "\nrecv_member(...)\n");
-    expect_in("goroutineleak JSON", r.json,
+    tl_expect_in("cycle section", sec, "\nsend_member(...)\n");
+    tl_expect_in("cycle section", sec, "\nrecv_member(...)\n");
+    tl_expect_in("goroutineleak JSON", r.json,
               json_wait(b, "sync.Mutex.Lock", "mutex", r.objs[0], a));
     tp_end();
 }
@@ -589,12 +494,12 @@ static void test_mixed_mutex_and_channel_cycle_is_reported(void **state)
 static void test_waiting_for_a_sleeping_holder_is_no_leak(void **state)
 {
     (void)state;
-    struct run r;
-    run_scenario("sleepy", NULL, 0, &r);
-    expect_in("goroutineleak JSON", r.json, "\"total\":0,");
-    expect_in("goroutineleak JSON", r.json, "\"cycles\":[]}");
-    expect_not_in("exit report", r.report, "goroutine");
-    expect_not_in("ts_leakcheck", r.c.err, "wait-for cycle");
+    struct tl_run r;
+    tl_run_scenario("sleepy", NULL, 0, &r);
+    tl_expect_in("goroutineleak JSON", r.json, "\"total\":0,");
+    tl_expect_in("goroutineleak JSON", r.json, "\"cycles\":[]}");
+    tl_expect_not_in("exit report", r.report, "goroutine");
+    tl_expect_not_in("ts_leakcheck", r.c.err, "wait-for cycle");
     tp_end();
 }
 
@@ -603,12 +508,12 @@ static void test_waiting_for_a_sleeping_holder_is_no_leak(void **state)
 static void test_contention_is_no_leak(void **state)
 {
     (void)state;
-    struct run r;
-    run_scenario("contention", NULL, 0, &r);
-    expect_in("stdout", r.c.out, "COUNT 160000\n");
-    assert_int_equal(count_str(r.c.out, "\"total\":0,"), 3);
-    assert_int_equal(count_str(r.c.out, "\"cycles\":[]}"), 3);
-    expect_not_in("exit report", r.report, "goroutine");
+    struct tl_run r;
+    tl_run_scenario("contention", NULL, 0, &r);
+    tl_expect_in("stdout", r.c.out, "COUNT 160000\n");
+    assert_int_equal(tl_count_str(r.c.out, "\"total\":0,"), 3);
+    assert_int_equal(tl_count_str(r.c.out, "\"cycles\":[]}"), 3);
+    tl_expect_not_in("exit report", r.report, "goroutine");
     tp_end();
 }
 
@@ -619,17 +524,17 @@ static void test_mutex_reachable_through_its_object_is_no_leak(void **state)
 {
     (void)state;
     SKIP_UNDER_TSAN();
-    struct run r;
-    run_scenario("embedded", NULL, 0, &r);
+    struct tl_run r;
+    tl_run_scenario("embedded", NULL, 0, &r);
     assert_int_equal(r.nids, 2);
-    expect_in("goroutineleak JSON", r.json, "\"total\":1,");
-    expect_in("goroutineleak JSON", r.json, "\"cycles\":[]}");
+    tl_expect_in("goroutineleak JSON", r.json, "\"total\":1,");
+    tl_expect_in("goroutineleak JSON", r.json, "\"cycles\":[]}");
     char hdr[64];
     snprintf(hdr, sizeof hdr, "goroutine %llu [chan receive (leaked)]",
              (unsigned long long)r.ids[0]);
-    expect_in("exit report", r.report, hdr);
+    tl_expect_in("exit report", r.report, hdr);
     snprintf(hdr, sizeof hdr, "goroutine %llu [", (unsigned long long)r.ids[1]);
-    expect_not_in("exit report", r.report, hdr);
+    tl_expect_not_in("exit report", r.report, hdr);
     tp_end();
 }
 
@@ -638,24 +543,24 @@ static void test_mutex_reachable_through_its_object_is_no_leak(void **state)
 static void test_deadlock_report_names_the_mutex_cycle(void **state)
 {
     (void)state;
-    struct run r;
-    run_scenario("deadlock", "TASKSCOPE_LEAKS_FORMAT=json", 2, &r);
+    struct tl_run r;
+    tl_run_scenario("deadlock", "TASKSCOPE_LEAKS_FORMAT=json", 2, &r);
     assert_int_equal(r.nids, 2);
     const char *err = r.c.err;
     if (strncmp(err, "fatal error: all goroutines are asleep - deadlock!\n\n",
                 52) != 0)
         fail_msg("stderr:\n%s", err);
-    const char *sec = cycle_section(err, 2);
-    expect_in("deadlock report", sec,
+    const char *sec = tl_cycle_section(err, 2);
+    tl_expect_in("deadlock report", sec,
               wait_line(1, "sync.Mutex.Lock", "mutex", r.objs[1], r.ids[1]));
-    expect_in("deadlock report", sec,
+    tl_expect_in("deadlock report", sec,
               wait_line(r.ids[1], "sync.Mutex.Lock", "mutex", r.objs[0], 1));
-    expect_in("deadlock report", sec, "\ndeadlock_main(...)\n");
-    expect_in("deadlock report", sec, "\nother_order(...)\n");
+    tl_expect_in("deadlock report", sec, "\ndeadlock_main(...)\n");
+    tl_expect_in("deadlock report", sec, "\nother_order(...)\n");
     char want[64];
     snprintf(want, sizeof want, "\"cycles\":[{\"tasks\":[1,%llu],",
              (unsigned long long)r.ids[1]);
-    expect_in("deadlock JSON", r.report, want);
+    tl_expect_in("deadlock JSON", r.report, want);
     tp_end();
 }
 
