@@ -12,8 +12,8 @@
  * spawner task that then returns (its stack goes back to the pool, which
  * the scan excludes), argument blocks are cleared before being freed, and
  * the child learns the channels' addresses only as complemented values
- * (chan_x), printed after the exit-time report (an atexit handler
- * registered before the runtime's own runs after it).
+ * (tl_note_object, tt_leaks.h), printed after the exit-time report (an
+ * atexit handler registered before the runtime's own runs after it).
  *
  * Every test runs, and must pass, in the tsan build too: the runtime is
  * uninstrumented there, and the scan finds these leaks as in a plain
@@ -36,20 +36,10 @@
  * child side
  * ==================================================================== */
 
-/* ~address of the channels the scenario made, in order; printed at exit. */
-static uintptr_t chan_x[MAX_RING + 1];
-static int nchan_x;
-
-static void print_chans_at_exit(void)
-{
-    for (int i = 0; i < nchan_x; i++)
-        printf("OBJ %d %#lx\n", i, (unsigned long)~chan_x[i]);
-}
-
 static ts_chan_t *make_chan(void)
 {
     ts_chan_t *c = ts_chan_make(sizeof(int), 0);
-    chan_x[nchan_x++] = ~(uintptr_t)c;
+    tl_note_object(c);
     return c;
 }
 
@@ -212,18 +202,12 @@ static int cycle_main(void *arg)
     TT_CHECK_EQ(tt_recv_within(s->done, NULL, NULL, TT_SOON), 0);
     ts_chan_release(s->done);
     s->done = NULL;
-    printf("IDS");
-    for (int i = 0; i < s->n; i++)
-        printf(" %llu", (unsigned long long)s->ids[i]);
-    printf("\nJSON ");
-    TT_CHECK_EQ(ts_profile_write_json("goroutineleak", 1), 0);
-    ts_leakcheck(0);
-    return atomic_load(&tt_failures) ? 1 : 0;
+    return tl_child_report(s->ids, s->n);
 }
 
 static int run_shape(enum shape shape)
 {
-    atexit(print_chans_at_exit); /* before the runtime's: runs after */
+    atexit(tl_print_objects_at_exit); /* before the runtime's: runs after */
     static struct setup s;
     s.shape = shape;
     return ts_run(cycle_main, &s);

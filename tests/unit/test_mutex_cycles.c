@@ -10,8 +10,8 @@
  * deadlock report. The mutexes of a leaked cycle are malloc'd blocks of
  * their own that only the blocked tasks reference (a spawner task starts
  * them and returns; argument blocks are cleared before being freed); the
- * child learns their addresses only complemented (obj_x), printed at
- * exit. A barrier (a static WaitGroup) makes every member hold its first
+ * child learns their addresses only complemented (tl_note_object),
+ * printed at exit. A barrier (a static WaitGroup) makes every member hold its first
  * lock before any takes its second.
  *
  * Under ThreadSanitizer the leak scenarios are skipped: TSan's allocator is
@@ -42,28 +42,20 @@
  * child side
  * ==================================================================== */
 
-static uintptr_t obj_x[MAX_RING + 1]; /* ~address of each object made */
-static int nobj_x;
-static ts_waitgroup_t barrier;        /* every member holds its first lock */
-
-static void print_objects_at_exit(void)
-{
-    for (int i = 0; i < nobj_x; i++)
-        printf("OBJ %d %#lx\n", i, (unsigned long)~obj_x[i]);
-}
+static ts_waitgroup_t barrier; /* every member holds its first lock */
 
 static ts_mutex_t *make_mutex(void)
 {
     ts_mutex_t *m = calloc(1, sizeof *m);
     TT_REQUIRE(m != NULL, NULL);
-    obj_x[nobj_x++] = ~(uintptr_t)m;
+    tl_note_object(m);
     return m;
 }
 
 static ts_chan_t *make_chan(void)
 {
     ts_chan_t *c = ts_chan_make(sizeof(int), 0);
-    obj_x[nobj_x++] = ~(uintptr_t)c;
+    tl_note_object(c);
     return c;
 }
 
@@ -209,18 +201,12 @@ static int cycle_main(void *arg)
     TT_CHECK_EQ(tt_recv_within(s->done, NULL, NULL, TT_SOON), 0);
     ts_chan_release(s->done);
     s->done = NULL;
-    printf("IDS");
-    for (int i = 0; i < s->n; i++)
-        printf(" %llu", (unsigned long long)s->ids[i]);
-    printf("\nJSON ");
-    TT_CHECK_EQ(ts_profile_write_json("goroutineleak", 1), 0);
-    ts_leakcheck(0);
-    return atomic_load(&tt_failures) ? 1 : 0;
+    return tl_child_report(s->ids, s->n);
 }
 
 static int run_shape(enum shape shape)
 {
-    atexit(print_objects_at_exit); /* before the runtime's: runs after */
+    atexit(tl_print_objects_at_exit); /* before the runtime's: runs after */
     static struct setup s;
     s.shape = shape;
     return ts_run(cycle_main, &s);

@@ -9,9 +9,44 @@
 #ifndef TS_TESTS_UNIT_TT_LEAKS_H
 #define TS_TESTS_UNIT_TT_LEAKS_H
 
+#include <taskscope/profile.h>
+
 #include "tt.h"
 
 #define TL_MAX_OBJS 8
+
+/* Objects the child made, kept as ~address (so the scan does not find
+ * them here) and printed as "OBJ <i> <0x...>" lines at exit, after the
+ * runtime's exit report: register tl_print_objects_at_exit with atexit
+ * before the runtime starts (atexit handlers run in reverse order). */
+static uintptr_t tl_obj_x[TL_MAX_OBJS];
+static int tl_nobj_x;
+
+static TT_UNUSED void tl_note_object(const void *p)
+{
+    if (tl_nobj_x < TL_MAX_OBJS)
+        tl_obj_x[tl_nobj_x++] = ~(uintptr_t)p;
+}
+
+static TT_UNUSED void tl_print_objects_at_exit(void)
+{
+    for (int i = 0; i < tl_nobj_x; i++)
+        printf("OBJ %d %#lx\n", i, (unsigned long)~tl_obj_x[i]);
+}
+
+/* tl_child_report: the child side's closing lines: "IDS" with the
+ * members' ids, then "JSON " and the goroutineleak JSON on stdout, and the
+ * ts_leakcheck dump on stderr. Returns the scenario's exit status. */
+static TT_UNUSED int tl_child_report(const uint64_t *ids, int n)
+{
+    printf("IDS");
+    for (int i = 0; i < n; i++)
+        printf(" %llu", (unsigned long long)ids[i]);
+    printf("\nJSON ");
+    TT_CHECK_EQ(ts_profile_write_json("goroutineleak", 1), 0);
+    ts_leakcheck(0);
+    return atomic_load(&tt_failures) ? 1 : 0;
+}
 
 struct tl_run {
     struct tt_child c;
