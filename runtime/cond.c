@@ -57,11 +57,6 @@ static bool before(uint32_t a, uint32_t b)
     return (int32_t)(a - b) < 0;
 }
 
-static void unlock_cb(void *lock)
-{
-    ts__unlock(lock);
-}
-
 void ts_cond_init(ts_cond_t *c, ts_mutex_t *m)
 {
     *impl(c) = (struct cond){.l = m};
@@ -79,7 +74,7 @@ static void sleep_until_notified(struct cond *c, ts_cond_t *pc,
     }
     struct cwaiter me = {.w = {.task = ts__current()}, .ticket = ticket};
     ts__waitq_enqueue(&c->queue, &me.w);
-    ts__park(TS_WAIT_COND, pc, unlock_cb, &c->lock);
+    ts__park(TS_WAIT_COND, pc, ts__unlock_cb, &c->lock);
 }
 
 void ts_cond_wait(ts_cond_t *pc)

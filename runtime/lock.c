@@ -54,6 +54,11 @@ void ts__lock_slow(ts__lock_t *l)
 
 /* The unlocker of a lock slept on reports the delay of its longest
  * sleeper, with its own stack, as Go's mutex profile blames the holder. */
+void ts__unlock_cb(void *lock)
+{
+    ts__unlock(lock);
+}
+
 void ts__unlock_slow(ts__lock_t *l)
 {
     uint32_t since = __atomic_exchange_n(&l->wait_start, 0, __ATOMIC_RELAXED);

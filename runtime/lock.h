@@ -29,6 +29,10 @@ typedef struct ts__lock {
 void ts__lock_slow(ts__lock_t *l);
 void ts__unlock_slow(ts__lock_t *l);
 
+/* ts__unlock_cb: ts__unlock(lock) as a ts__park unlock callback, for a
+ * primitive that parks holding one lock. */
+void ts__unlock_cb(void *lock);
+
 /* ts__locks_held: runtime locks the calling thread holds (Go's m.locks). A
  * fault while it is non-zero is never a recoverable panic (sigpanic.c):
  * a recovery would leave the lock held. Balanced per thread: no task parks

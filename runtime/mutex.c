@@ -106,11 +106,6 @@ static bool cas(struct mutex *m, int32_t *old, int32_t new)
 /* ------------------------------------------------------------------------
  * The wait queue (Go's semacquire/semrelease, specialised). */
 
-static void unlock_cb(void *lock)
-{
-    ts__unlock(lock);
-}
-
 static void push_front(struct ts__waitq *q, struct ts__waiter *w)
 {
     w->prev = NULL;
@@ -142,7 +137,7 @@ static void wait_wakeup(struct mutex *m, ts_mutex_t *mu, bool lifo)
     else
         ts__waitq_enqueue(&m->queue, &me.w);
     m->nwait++;
-    ts__park(TS_WAIT_MUTEX, mu, unlock_cb, &m->lock);
+    ts__park(TS_WAIT_MUTEX, mu, ts__unlock_cb, &m->lock);
 }
 
 /* charge: the delay the wake-up of head ends, for the mutex profile: its

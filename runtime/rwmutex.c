@@ -76,11 +76,6 @@ static int32_t add(int32_t *p, int32_t d)
     return __atomic_add_fetch(p, d, __ATOMIC_ACQ_REL);
 }
 
-static void unlock_cb(void *lock)
-{
-    ts__unlock(lock);
-}
-
 /* sema_acquire: take one wake-up from *count, parking until granted. */
 static void sema_acquire(struct rwmutex *m, uint32_t *count,
                          struct ts__waitq *q, int reason)
@@ -96,7 +91,7 @@ static void sema_acquire(struct rwmutex *m, uint32_t *count,
     if (__atomic_load_n(&ts__mutex_fraction, __ATOMIC_RELAXED))
         me.since = ts__ticks();
     ts__waitq_enqueue(q, &me.w);
-    ts__park(reason, m, unlock_cb, &m->lock);
+    ts__park(reason, m, ts__unlock_cb, &m->lock);
 }
 
 /* sema_release: grant one wake-up, to the head of q if any. Called only

@@ -48,11 +48,6 @@ static struct waitgroup *impl(ts_waitgroup_t *wg)
     return (struct waitgroup *)wg;
 }
 
-static void unlock_cb(void *lock)
-{
-    ts__unlock(lock);
-}
-
 /* wait_wakeup: take one wake-up, parking until one is granted. */
 static void wait_wakeup(struct waitgroup *g, ts_waitgroup_t *wg)
 {
@@ -65,7 +60,7 @@ static void wait_wakeup(struct waitgroup *g, ts_waitgroup_t *wg)
     }
     struct ts__waiter me = {.task = ts__current()};
     ts__waitq_enqueue(&g->queue, &me);
-    ts__park(TS_WAIT_WAITGROUP, wg, unlock_cb, &g->lock);
+    ts__park(TS_WAIT_WAITGROUP, wg, ts__unlock_cb, &g->lock);
 }
 
 /* grant: n wake-ups, to parked waiters first. */
