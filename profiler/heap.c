@@ -277,10 +277,9 @@ static size_t live_group(uintptr_t p)
 /* The slot holding p, or NO_SLOT. No lock. */
 static size_t live_find(struct heap *h, uintptr_t p)
 {
-    size_t g = live_group(p), gi = g / LIVE_GROUP;
-    if (!(atomic_load_explicit(&h->group_bits[gi / 64], memory_order_relaxed) &
-          (UINT64_C(1) << (gi % 64))))
+    if (!ts__heap_maybe_sampled((const void *)p)) /* h's group_bits */
         return NO_SLOT;
+    size_t g = live_group(p);
     for (size_t i = g; i < g + LIVE_GROUP; i++)
         if (atomic_load_explicit(&h->live_addr[i], memory_order_relaxed) == p)
             return i;
@@ -398,12 +397,8 @@ SAMPLER_CODE __attribute__((noinline)) void ts__heap_on_alloc(void *p,
                                                               size_t size,
                                                               size_t skip)
 {
-    struct ts__heap_sampler *s = &ts__heap_sampler;
-    if (s->rate == __atomic_load_n(&ts__heap_rate_now, __ATOMIC_RELAXED) &&
-        size < s->left) {
-        s->left -= size;
+    if (!ts__heap_sample_due(size))
         return;
-    }
     alloc_slow(p, size, skip);
     NO_TAIL_CALL();
 }
