@@ -25,6 +25,7 @@ extern const struct cli_command cli_dump;
 extern const struct cli_command cli_leaks;
 extern const struct cli_command cli_run;
 extern const struct cli_command cli_race;
+extern const struct cli_command cli_flame;
 
 /* Prints "taskscope SUB: <message>\n" on stderr. */
 void cli_error(const char *sub, const char *fmt, ...)

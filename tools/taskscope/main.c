@@ -23,6 +23,7 @@ static const struct cli_command *const commands[] = {
     &cli_leaks,
     &cli_run,
     &cli_race,
+    &cli_flame,
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
 

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,4 +389,23 @@ const PbMapping *pprof_mapping(const struct pprof *p, uint64_t id)
 const char *pprof_string(const struct pprof *p, int64_t index)
 {
     return p->pb->string_table[index];
+}
+
+long pprof_sample_type(const struct pprof *p, const char *want, const char *sub,
+                       const char *file)
+{
+    const PbProfile *pb = p->pb;
+    bool asked = want != NULL;
+    if (!want && pb->default_sample_type)
+        want = pprof_string(p, pb->default_sample_type);
+    for (size_t i = 0; want && i < pb->n_sample_type; i++)
+        if (strcmp(pprof_string(p, pb->sample_type[i]->type), want) == 0)
+            return (long)i;
+    if (!asked)
+        return (long)pb->n_sample_type - 1; /* pprof: default to the last */
+    fprintf(stderr, "taskscope %s: %s: no sample type \"%s\"; it has:", sub, file, want);
+    for (size_t i = 0; i < pb->n_sample_type; i++)
+        fprintf(stderr, " %s", pprof_string(p, pb->sample_type[i]->type));
+    fputc('\n', stderr);
+    return -1;
 }

@@ -56,4 +56,10 @@ const PbMapping *pprof_mapping(const struct pprof *p, uint64_t id);
 /* string_table[index]; index was range-checked by pprof_load. */
 const char *pprof_string(const struct pprof *p, int64_t index);
 
+/* The index of the sample type named want, or with want NULL the
+ * profile's default (pprof's rule: default_sample_type, else the last);
+ * -1 after saying on stderr, for subcommand sub, which types file has. */
+long pprof_sample_type(const struct pprof *p, const char *want, const char *sub,
+                       const char *file);
+
 #endif

@@ -54,25 +54,6 @@ static const char *output_unit(const struct graph *g, const char *unit)
     return *u ? u : unit;
 }
 
-/* The sample type to report, or -1 after printing why not. */
-static long pick_sample_type(const struct pprof *p, const struct top_opts *o)
-{
-    const PbProfile *pb = p->pb;
-    const char *want = o->sample_index;
-    if (!want && pb->default_sample_type)
-        want = pprof_string(p, pb->default_sample_type);
-    for (size_t i = 0; want && i < pb->n_sample_type; i++)
-        if (strcmp(pprof_string(p, pb->sample_type[i]->type), want) == 0)
-            return (long)i;
-    if (!o->sample_index)
-        return (long)pb->n_sample_type - 1; /* pprof: default to the last */
-    fprintf(stderr, "taskscope top: %s: no sample type \"%s\"; it has:", o->file, want);
-    for (size_t i = 0; i < pb->n_sample_type; i++)
-        fprintf(stderr, " %s", pprof_string(p, pb->sample_type[i]->type));
-    fputc('\n', stderr);
-    return -1;
-}
-
 /* "Time: Jan 2, 2006 at 3:04pm (MST)" in local time, as Go formats it. */
 static void print_time(int64_t nanos)
 {
@@ -214,7 +195,7 @@ static int top_report(const struct top_opts *o)
     }
     int rc = CLI_EXIT_ERROR;
     struct graph g = {0};
-    long type = pick_sample_type(&p, o);
+    long type = pprof_sample_type(&p, o->sample_index, "top", o->file);
     if (type >= 0 && graph_build(&g, &p, (size_t)type, o->rows) != 0)
         cli_error("top", "%s: out of memory", o->file);
     else if (type >= 0) {
@@ -289,9 +270,8 @@ int cli_top_brief(FILE *f, const char *path, const char *title, long rows)
         fprintf(f, "%s: cannot read %s: %s\n", title, path, reason);
         return -1;
     }
-    struct top_opts o = {.file = path, .rows = rows};
     struct graph g = {0};
-    long type = pick_sample_type(&p, &o);
+    long type = pprof_sample_type(&p, NULL, "top", path);
     int r = type >= 0 ? graph_build(&g, &p, (size_t)type, rows) : -1;
     if (r == 0) {
         const char *unit = pprof_string(&p, p.pb->sample_type[type]->unit);
