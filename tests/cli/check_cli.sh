@@ -10,7 +10,9 @@
 #       GOBENCH_PROFILE=all) and on pprof_writer's (WRITER), for every
 #       sample type: `taskscope top` prints exactly what `go tool pprof
 #       -top -nodefraction=0` prints (all rows, -n 3, the default type);
-#       a gunzipped copy gives the same output. Exit 77 without go.
+#       a gunzipped copy gives the same output; --diff=BASE prints what
+#       -diff_base=BASE prints (Go's profiles against ours of the same name, both
+#       ways). Exit 77 without go.
 #   check_cli.sh top-json TASKSCOPE WRITER
 #       --json is valid JSON with the documented schema and the same rows
 #       and total as the text output.
@@ -181,6 +183,18 @@ test_top_go() {
         n=$((n + 1))
     done
     [ "$n" -ge 6 ] || fail "only $n profiles written"
+    # --diff: Go's profile minus ours and ours minus Go's, as -diff_base
+    n=0
+    for f in block mutex heap allocs goroutine; do
+        [ -f "$tmp/go/$f.pb.gz" ] && [ -f "$tmp/ts/$f.pb.gz" ] || continue
+        n=$((n + 1))
+        same_as_pprof "diff-$f-all" -n 0 --diff="$tmp/ts/$f.pb.gz" "$tmp/go/$f.pb.gz" -- \
+            -nodefraction=0 -diff_base="$tmp/ts/$f.pb.gz" "$tmp/go/$f.pb.gz"
+        same_as_pprof "diff-$f-3" -n 3 --diff="$tmp/go/$f.pb.gz" "$tmp/ts/$f.pb.gz" -- \
+            -nodefraction=0 -nodecount=3 -diff_base="$tmp/go/$f.pb.gz" "$tmp/ts/$f.pb.gz"
+        step "diff-$f: top --diff = pprof -top -diff_base"
+    done
+    [ "$n" -ge 2 ] || fail "only $n profile pairs to diff"
 }
 
 test_top_json() {

@@ -274,15 +274,64 @@ static int graph_add_edges(struct graph *g, const struct pprof *p,
     return 0;
 }
 
-/* Sets the inline marks of the kept nodes from the edges that survive
- * pprof's edge cutoff. 0 or -1 on ENOMEM. */
-static int graph_inline_marks(struct graph *g, const struct pprof *p, size_t index)
+/* One profile feeding the graph: its samples count sign * value of sample
+ * type index; k0 keeps the sample numbers of two profiles apart (seen). */
+struct graph_side {
+    const struct pprof *p;
+    size_t index;
+    int64_t sign;
+    size_t k0;
+    size_t **loc_nodes; /* this profile's location -> nodes */
+    size_t *loc_len;
+};
+
+/* Makes side's location table, leaving g's own in place. */
+static int side_locations(struct graph *g, struct graph_side *sd)
 {
-    for (size_t k = 0; k < p->pb->n_sample; k++) {
-        int64_t v = p->pb->sample[k]->value[index];
-        if (v != 0 && graph_add_edges(g, p, p->pb->sample[k], k, v))
+    size_t **keep = g->loc_nodes, *keep_len = g->loc_len;
+    g->loc_nodes = NULL;
+    g->loc_len = NULL;
+    int r = graph_locations(g, sd->p);
+    sd->loc_nodes = g->loc_nodes;
+    sd->loc_len = g->loc_len;
+    g->loc_nodes = keep;
+    g->loc_len = keep_len;
+    return r;
+}
+
+static void side_use(struct graph *g, const struct graph_side *sd)
+{
+    g->loc_nodes = sd->loc_nodes;
+    g->loc_len = sd->loc_len;
+}
+
+static void side_add_samples(struct graph *g, const struct graph_side *sd, bool count_total)
+{
+    side_use(g, sd);
+    for (size_t k = 0; k < sd->p->pb->n_sample; k++) {
+        int64_t v = sd->sign * sd->p->pb->sample[k]->value[sd->index];
+        if (count_total)
+            g->total += abs64(v);
+        if (v != 0)
+            graph_add_sample(g, sd->p, sd->p->pb->sample[k], sd->k0 + k, v);
+    }
+}
+
+static int side_add_edges(struct graph *g, const struct graph_side *sd)
+{
+    side_use(g, sd);
+    for (size_t k = 0; k < sd->p->pb->n_sample; k++) {
+        int64_t v = sd->sign * sd->p->pb->sample[k]->value[sd->index];
+        if (v != 0 && graph_add_edges(g, sd->p, sd->p->pb->sample[k], sd->k0 + k, v))
             return -1;
     }
+    return 0;
+}
+
+/* Sets the inline marks of the kept nodes from the edges that survive
+ * pprof's edge cutoff. */
+static void graph_inline_marks(struct graph *g)
+{
     int64_t cutoff = abs64((int64_t)((double)g->flat_sum * 0.001));
     for (size_t i = 0; i < g->edge_slots; i++) {
         const struct edge *e = &g->edges[i];
@@ -293,21 +342,47 @@ static int graph_inline_marks(struct graph *g, const struct pprof *p, size_t ind
         else
             g->nodes[e->dst].noinline_in = true;
     }
-    return 0;
+}
+
+/* The graph of sides[0..n): the first one's location table stays in g
+ * (graph_free frees it), the others' are freed here. */
+static int graph_build_sides(struct graph *g, struct graph_side *sd, size_t n, long rows)
+{
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++)
+        r = side_locations(g, &sd[i]);
+    for (size_t i = 0; i < n && r == 0; i++)
+        side_add_samples(g, &sd[i], n == 1 || sd[i].sign < 0);
+    if (r == 0)
+        r = graph_order(g, rows);
+    for (size_t i = 0; i < n && r == 0; i++)
+        r = side_add_edges(g, &sd[i]);
+    if (r == 0)
+        graph_inline_marks(g);
+    for (size_t i = 1; i < n; i++) {
+        for (size_t j = 0; sd[i].loc_nodes && j < sd[i].p->pb->n_location; j++)
+            free(sd[i].loc_nodes[j]);
+        free(sd[i].loc_nodes);
+        free(sd[i].loc_len);
+    }
+    side_use(g, &sd[0]);
+    return r;
 }
 
 /* The graph of sample type `index` with its first `rows` rows (0: all)
  * kept and marked; 0 or -1 on ENOMEM. */
 int graph_build(struct graph *g, const struct pprof *p, size_t index, long rows)
 {
-    if (graph_locations(g, p))
-        return -1;
-    for (size_t k = 0; k < p->pb->n_sample; k++) {
-        int64_t v = p->pb->sample[k]->value[index];
-        g->total += abs64(v);
-        if (v != 0)
-            graph_add_sample(g, p, p->pb->sample[k], k, v);
-    }
-    return graph_order(g, rows) || graph_inline_marks(g, p, index) ? -1 : 0;
+    struct graph_side sd = {.p = p, .index = index, .sign = 1};
+    return graph_build_sides(g, &sd, 1, rows);
 }
 
+int graph_build_diff(struct graph *g, const struct pprof *p, size_t index,
+                     const struct pprof *base, size_t base_index, long rows)
+{
+    struct graph_side sd[2] = {
+        {.p = p, .index = index, .sign = 1},
+        {.p = base, .index = base_index, .sign = -1, .k0 = p->pb->n_sample},
+    };
+    return graph_build_sides(g, sd, 2, rows);
+}

@@ -53,6 +53,13 @@ struct graph {
  * ENOMEM; graph_free must be called either way. */
 int graph_build(struct graph *g, const struct pprof *p, size_t index, long rows);
 
+/* The same for p minus base (pprof's -diff_base): base's samples count
+ * negated, and total is the sum of |value| over base's samples only, so
+ * percentages are of the base, as pprof prints them. base_index is the
+ * same sample type in base. */
+int graph_build_diff(struct graph *g, const struct pprof *p, size_t index,
+                     const struct pprof *base, size_t base_index, long rows);
+
 /* Frees what graph_build allocated; nloc is p->pb->n_location. */
 void graph_free(struct graph *g, size_t nloc);
 

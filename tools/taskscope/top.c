@@ -29,6 +29,7 @@ struct top_opts {
     const char *sample_index; /* NULL: the default type */
     long rows;                /* 0: all */
     bool json;
+    const char *diff_base; /* NULL: no diff */
 };
 
 /* pprof's selectOutputUnit over the kept rows. */
@@ -179,26 +180,47 @@ static void print_json(const struct pprof *p, const struct graph *g, size_t type
     printf("]}\n");
 }
 
+/* Loads file into p; false after saying why not. */
+static bool top_load(const char *file, struct pprof *p)
+{
+    char reason[512];
+    enum pprof_status st = pprof_load(file, p, reason, sizeof reason);
+    if (st == PPROF_EIO)
+        cli_error("top", "%s: %s", file, reason);
+    else if (st != PPROF_OK)
+        cli_error("top", "%s: not a valid pprof profile: %s", file, reason);
+    return st == PPROF_OK;
+}
+
+/* The graph of type of p, minus the same type of o->diff_base if given;
+ * the exit code of a failure, or -1. */
+static int top_graph(const struct top_opts *o, const struct pprof *p, long type,
+                     struct graph *g)
+{
+    if (!o->diff_base)
+        return graph_build(g, p, (size_t)type, o->rows) ? CLI_EXIT_ERROR : -1;
+    struct pprof base;
+    if (!top_load(o->diff_base, &base))
+        return CLI_EXIT_ERROR;
+    const char *name = pprof_string(p, p->pb->sample_type[type]->type);
+    long btype = pprof_sample_type(&base, name, "top", o->diff_base);
+    int r = btype < 0 ? CLI_EXIT_ERROR
+          : graph_build_diff(g, p, (size_t)type, &base, (size_t)btype, o->rows) ? CLI_EXIT_ERROR
+          : -1;
+    pprof_free(&base);
+    return r;
+}
+
 /* Loads, aggregates and prints; the exit code. */
 static int top_report(const struct top_opts *o)
 {
     struct pprof p;
-    char reason[512];
-    enum pprof_status st = pprof_load(o->file, &p, reason, sizeof reason);
-    if (st == PPROF_EIO) {
-        cli_error("top", "%s: %s", o->file, reason);
+    if (!top_load(o->file, &p))
         return CLI_EXIT_ERROR;
-    }
-    if (st != PPROF_OK) {
-        cli_error("top", "%s: not a valid pprof profile: %s", o->file, reason);
-        return CLI_EXIT_ERROR;
-    }
     int rc = CLI_EXIT_ERROR;
     struct graph g = {0};
     long type = pprof_sample_type(&p, o->sample_index, "top", o->file);
-    if (type >= 0 && graph_build(&g, &p, (size_t)type, o->rows) != 0)
-        cli_error("top", "%s: out of memory", o->file);
-    else if (type >= 0) {
+    if (type >= 0 && (rc = top_graph(o, &p, type, &g)) < 0) {
         if (o->json)
             print_json(&p, &g, (size_t)type, o->file);
         else
@@ -215,6 +237,7 @@ static int top_main(int argc, char **argv)
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'j'},
         {"sample-index", required_argument, NULL, 's'},
+        {"diff", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
@@ -225,6 +248,7 @@ static int top_main(int argc, char **argv)
         switch (c) {
         case 'j': o.json = true; break;
         case 's': o.sample_index = optarg; break;
+        case 'd': o.diff_base = optarg; break;
         case 'h': cli_print_usage(&cli_top, stdout); return cli_finish("top", 0);
         case 'n':
             if (cli_parse_long(optarg, 0, 1000000000, &o.rows))
@@ -245,7 +269,7 @@ const struct cli_command cli_top = {
     .name = "top",
     .summary = "show the functions with the largest values in a pprof profile",
     .usage =
-        "usage: taskscope top FILE [--json] [-n N] [--sample-index=NAME]\n"
+        "usage: taskscope top FILE [--json] [-n N] [--sample-index=NAME] [--diff=BASE]\n"
         "\n"
         "Prints the functions of the pprof profile FILE (gzip'd or raw protobuf,\n"
         "written by taskscope or by Go) with the largest flat values, like\n"
@@ -254,6 +278,8 @@ const struct cli_command cli_top = {
         "  -n N                 show the top N functions (default 10, 0 = all)\n"
         "  --sample-index=NAME  the sample type to show (default: the profile's\n"
         "                       default_sample_type, else its last sample type)\n"
+        "  --diff=BASE          show FILE minus the profile BASE, like pprof's\n"
+        "                       -diff_base (percentages of BASE's total)\n"
         "  --json               print a JSON object instead (schema: docs/cli.md)\n"
         "  -h, --help           print this help\n"
         "\n"
