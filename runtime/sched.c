@@ -838,7 +838,7 @@ bool ts__sched_quiet(struct ts__quiet *q)
 {
     if (__atomic_load_n(&sched.nidle, __ATOMIC_SEQ_CST) < sched.nprocs ||
         __atomic_load_n(&sched.gq_len, __ATOMIC_ACQUIRE) != 0 ||
-        timers_pending())
+        timers_pending() || ts__netpoll_waiting() > 0)
         return false;
     q->progress = 0;
     for (int i = 0; i < sched.nprocs; i++) {
@@ -957,12 +957,15 @@ static void start(void)
     ts__profiler_start();
     /* Workers and sysmon start with every signal blocked: the program's own
      * threads keep receiving its asynchronous signals. Synchronous faults
-     * (SIGSEGV from a stack overflow) are still delivered to the thread. */
+     * (SIGSEGV from a stack overflow) are still delivered to the thread,
+     * and so is SIGPROF: the CPU profiler's per-thread timers target each
+     * worker (profiler/cpu.c), as Go's Ms take SIGPROF. */
     sigset_t all, old;
     sigfillset(&all);
-    static const int sync_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT};
-    for (size_t i = 0; i < sizeof sync_signals / sizeof *sync_signals; i++)
-        sigdelset(&all, sync_signals[i]);
+    static const int taken[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT,
+                                SIGPROF};
+    for (size_t i = 0; i < sizeof taken / sizeof *taken; i++)
+        sigdelset(&all, taken[i]);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_attr_t attr;
     pthread_attr_init(&attr);

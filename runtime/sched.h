@@ -219,8 +219,8 @@ struct ts__quiet {
                            a task can wake */
 };
 /* ts__sched_quiet: true when every M is idle, no task is runnable, no timer
- * is pending and tasks exist: then *q is filled. A snapshot: the caller
- * confirms it over time before concluding anything. */
+ * is pending, no task waits for I/O, and tasks exist: then *q is filled. A
+ * snapshot: the caller confirms it over time before concluding anything. */
 bool ts__sched_quiet(struct ts__quiet *q);
 /* ts__sched_idle: every M idle and no task runnable, this instant. */
 bool ts__sched_idle(void);
@@ -229,6 +229,12 @@ bool ts__sched_idle(void);
  * woken it (-1, by the waker: a woken thread counts as awake at once). */
 void ts__thread_sleeping(int delta);
 __attribute__((noreturn)) void ts__task_exit(struct ts_task *t);
+
+/* --- netpoll.c ---------------------------------------------------------- */
+/* ts__netpoll_waiting: tasks parked in IO wait. A file descriptor can wake
+ * them, so while there are any the scheduler is never quiet (Go: an M
+ * blocked in netpoll is not idle). */
+int ts__netpoll_waiting(void);
 
 /* --- task.c ------------------------------------------------------------- */
 void ts__tasks_init(void);           /* at scheduler start */

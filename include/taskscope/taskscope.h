@@ -29,6 +29,9 @@
 #if __has_include(<taskscope/rate.h>)
 #include <taskscope/rate.h>
 #endif
+#if __has_include(<taskscope/io.h>)
+#include <taskscope/io.h>
+#endif
 
 #define TASKSCOPE_VERSION_MAJOR 0
 #define TASKSCOPE_VERSION_MINOR 1
