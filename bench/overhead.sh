@@ -9,15 +9,18 @@
 # both), so a median may compare one mode with the other; the minimum
 # compares the fast mode with itself.
 # Called by `make bench`; needs the release build of bench/tsbench
-# (TSBENCH=path to use another).
+# (TSBENCH=path to use another; OVERHEAD_OUT=path for the .tsv, OFF_ENV
+# for the "off" side's environment).
 #
 #   ON_ENV="TASKSCOPE_BLOCKPROFILERATE=1"  bench/overhead.sh   # every event
 #   OVERHEAD_ONLY="pingpong fanout"        bench/overhead.sh   # a subset
+#   OFF_ENV=TASKSCOPE_PROFILE_ON=1 ON_ENV=TASKSCOPE_CPUPROFILE=/tmp/cpu.pb.gz \
+#                                          bench/overhead.sh   # CPU profiling
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TSBENCH=${TSBENCH:-$ROOT/build/release/bench/tsbench}
 RUNS=${OVERHEAD_RUNS:-9}
-OUT=$ROOT/build/bench/overhead.tsv
+OUT=${OVERHEAD_OUT:-$ROOT/build/bench/overhead.tsv}
 mkdir -p "$(dirname "$OUT")"
 [[ -x $TSBENCH ]] || { echo "overhead.sh: no $TSBENCH (make bench builds it)" >&2; exit 2; }
 
@@ -49,7 +52,7 @@ for spec in "${WORKLOADS[@]}"; do
     [[ -z ${OVERHEAD_ONLY:-} || " $OVERHEAD_ONLY " == *" $w "* ]] || continue
     off=() on=()
     for ((i = 0; i < RUNS; i++)); do
-        off+=("$(run TASKSCOPE_BLOCKPROFILERATE=0 TASKSCOPE_MUTEXPROFILEFRACTION=0 -- "$w" "$n")")
+        off+=("$(run ${OFF_ENV:-TASKSCOPE_BLOCKPROFILERATE=0 TASKSCOPE_MUTEXPROFILEFRACTION=0} -- "$w" "$n")")
         on+=("$(run ${ON_ENV:-TASKSCOPE_PROFILE_ON=1} -- "$w" "$n")")
     done
     lo=$(printf '%s\n' "${off[@]}" | minimum)

@@ -15,4 +15,9 @@
  * for ns <= 0, or another errno. */
 int ts__cpu_profile_run(int64_t ns, int fd);
 
+/* ts__cpu_profile_env_init: TASKSCOPE_CPUPROFILE=path starts a CPU profile
+ * (ts_cpu_profile_start) written to path at exit; a failure is said on
+ * stderr. Called once, when the profiler starts. */
+void ts__cpu_profile_env_init(void);
+
 #endif

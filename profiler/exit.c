@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "profiler/cpu.h"
 #include "profiler/deadlock.h"
 #include "profiler/leaks.h"
 #include "profiler/tasks.h"
@@ -124,4 +125,5 @@ void ts__exit_profiles_init(void)
     const char *leaks = getenv("TASKSCOPE_LEAKS_OUT");
     if (leaks && *leaks)
         atexit(leaks_at_exit);
+    ts__cpu_profile_env_init();
 }

@@ -8,10 +8,14 @@
  *   mutex          who held contended locks, and the waiters' total delay
  *   heap, allocs   sampled ts_malloc allocations (in use / all)
  *   threadcreate   where the runtime's threads were created
+ *   CPU            where the threads spend CPU time (ts_cpu_profile_start,
+ *                  /debug/pprof/profile), sampled at 100 Hz
  *
  * Environment:
  *   TASKSCOPE_PROFILE=goroutine,block,...  write these at exit, as
  *   TASKSCOPE_PROFILE_DIR=dir              <dir>/<name>.pb.gz (default ".")
+ *   TASKSCOPE_CPUPROFILE=path              CPU profile from start to exit,
+ *                                          written to path at exit
  *   TASKSCOPE_MEMPROFILERATE=bytes         mean bytes between heap samples
  *                                          (default 524288; 0 = off,
  *                                          1 = every allocation)
@@ -43,6 +47,21 @@ TS_EXPORT int ts_profile_write(const char *name, int fd, int debug);
 
 /* ts_profile_write_json: the same report as JSON (docs/json.md). */
 TS_EXPORT int ts_profile_write_json(const char *name, int fd);
+
+/* ts_cpu_profile_start: as Go's pprof.StartCPUProfile: sample the CPU
+ * time of every thread at 100 Hz until ts_cpu_profile_stop, which writes
+ * the gzipped pprof profile (samples/count, cpu/nanoseconds; task labels
+ * on the samples) to fd. SIGPROF belongs to the profiler meanwhile (the
+ * program's disposition is restored at stop). 0, EBUSY when a CPU profile
+ * is already being taken, EBADF when fd is not open for writing, or
+ * another errno. */
+TS_EXPORT int ts_cpu_profile_start(int fd);
+
+/* ts_cpu_profile_stop: as Go's pprof.StopCPUProfile: stop the profile
+ * ts_cpu_profile_start began and write it (fd stays open); blocks until it
+ * is written. 0 (also when no profile was started) or the errno of
+ * building or writing it. */
+TS_EXPORT int ts_cpu_profile_stop(void);
 
 /* ts_set_block_profile_rate: as Go's runtime.SetBlockProfileRate: record on
  * average one blocking event per rate nanoseconds spent blocked (events at
