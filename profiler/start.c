@@ -18,6 +18,7 @@
 #include "profiler/agent.h"
 #include "profiler/blockwarn.h"
 #include "profiler/exit.h"
+#include "profiler/http.h"
 #include "profiler/threadcreate.h"
 
 #define DRAIN_PERIOD_NS 20000000 /* 20 ms */
@@ -63,6 +64,7 @@ static void start_once(void)
     const char *agent = getenv("TASKSCOPE_AGENT");
     if (!for_probe || (agent && strcmp(agent, "1") == 0))
         ts__agent_start();
+    ts__http_start(); /* TASKSCOPE_HTTP: the program's and the probe's alike */
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;

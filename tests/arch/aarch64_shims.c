@@ -8,6 +8,8 @@
  *   - The pprof encoder (profiler/pprof.c: protobuf-c, zlib): the
  *     stand-ins fail with ENOSYS; the smoke test writes no profile.
  *   - libunwind (profiler/unwind.c): the frame-pointer walk stands in.
+ *   - The /debug/pprof endpoints (profiler/http.c, delta.c: libmicrohttpd,
+ *     protobuf-c, zlib): not served; TASKSCOPE_HTTP is ignored.
  *   - madvise, wrapped with -Wl,--wrap=madvise: qemu-user (7.2) answers
  *     every madvise with 0 and does nothing, so MADV_GUARD_INSTALL would seem
  *     to install a guard region and leave none. The wrapper answers EINVAL,
@@ -18,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "profiler/http.h"
 #include "profiler/pprof.h"
 #include "profiler/record.h"
 #include "profiler/unwind.h"
@@ -78,6 +81,10 @@ int ts__symbolizer_module(struct ts__symbolizer *s, uint64_t addr,
     (void)addr;
     (void)out;
     return ENOENT;
+}
+
+void ts__http_start(void)
+{
 }
 
 int ts__pprof_encode(const struct ts__profile *p, uint8_t **out, size_t *len)
