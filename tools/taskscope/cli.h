@@ -26,6 +26,7 @@ extern const struct cli_command cli_leaks;
 extern const struct cli_command cli_run;
 extern const struct cli_command cli_race;
 extern const struct cli_command cli_flame;
+extern const struct cli_command cli_push;
 
 /* Prints "taskscope SUB: <message>\n" on stderr. */
 void cli_error(const char *sub, const char *fmt, ...)

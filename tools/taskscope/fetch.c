@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -108,6 +109,95 @@ enum pprof_status fetch_profile(const char *src, long timeout_s, struct pprof *o
     enum pprof_status st = pprof_load(path, out, reason, cap);
     fclose(f);
     return st;
+}
+
+/* libcurl's write callback into a fetch_result. */
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    struct fetch_result *r = arg;
+    size_t n = size * nmemb;
+    char *d = realloc(r->data, r->len + n + 1);
+    if (!d)
+        return 0; /* libcurl fails the transfer */
+    memcpy(d + r->len, ptr, n);
+    r->len += n;
+    d[r->len] = '\0';
+    r->data = d;
+    return n;
+}
+
+/* After a transfer of url ended with rc: keep the body or say why not. */
+static bool finish_result(CURL *h, CURLcode rc, const char *url, struct fetch_result *r)
+{
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (rc == CURLE_OK && status >= 200 && status <= 299)
+        return true;
+    if (rc != CURLE_OK)
+        snprintf(r->err, sizeof r->err, "%s: %s", url, curl_easy_strerror(rc));
+    else
+        snprintf(r->err, sizeof r->err, "%s: HTTP %ld: %.*s", url, status,
+                 r->data ? (int)strcspn(r->data, "\r\n") : 0, r->data ? r->data : "");
+    free(r->data);
+    r->data = NULL;
+    r->len = 0;
+    return false;
+}
+
+size_t fetch_many(const char *const *urls, size_t n, long timeout_s,
+                  struct fetch_result *out)
+{
+    curl_init_once();
+    CURLM *m = curl_multi_init();
+    CURL **hs = calloc(n ? n : 1, sizeof *hs);
+    size_t ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = (struct fetch_result){0};
+        if (!m || !hs || !(hs[i] = curl_easy_init())) {
+            snprintf(out[i].err, sizeof out[i].err, "%s: cannot start libcurl", urls[i]);
+            continue;
+        }
+        curl_easy_setopt(hs[i], CURLOPT_URL, urls[i]);
+        curl_easy_setopt(hs[i], CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(hs[i], CURLOPT_WRITEDATA, &out[i]);
+        curl_easy_setopt(hs[i], CURLOPT_TIMEOUT, timeout_s);
+        curl_easy_setopt(hs[i], CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(hs[i], CURLOPT_USERAGENT, "taskscope");
+        curl_easy_setopt(hs[i], CURLOPT_PRIVATE, (char *)(uintptr_t)i);
+        curl_multi_add_handle(m, hs[i]);
+    }
+    int running = 1;
+    while (m && running) {
+        if (curl_multi_perform(m, &running) != CURLM_OK)
+            break;
+        if (running)
+            curl_multi_poll(m, NULL, 0, 1000, NULL);
+    }
+    CURLMsg *msg;
+    int left;
+    while (m && (msg = curl_multi_info_read(m, &left))) {
+        char *priv;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+        size_t i = (size_t)(uintptr_t)priv;
+        if (msg->msg == CURLMSG_DONE && finish_result(hs[i], msg->data.result, urls[i], &out[i]))
+            ok++;
+        curl_multi_remove_handle(m, hs[i]);
+        curl_easy_cleanup(hs[i]);
+        hs[i] = NULL;
+    }
+    for (size_t i = 0; hs && i < n; i++) {
+        if (!hs[i])
+            continue;
+        /* never finished: the multi loop failed */
+        free(out[i].data);
+        out[i].data = NULL;
+        snprintf(out[i].err, sizeof out[i].err, "%s: transfer did not finish", urls[i]);
+        curl_multi_remove_handle(m, hs[i]);
+        curl_easy_cleanup(hs[i]);
+    }
+    free(hs);
+    curl_multi_cleanup(m);
+    return ok;
 }
 
 int fetch_post(const struct fetch_post *req, long timeout_s, char *err, size_t cap)

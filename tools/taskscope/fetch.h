@@ -21,6 +21,19 @@ FILE *fetch_url(const char *url, long timeout_s, char *err, size_t cap);
 enum pprof_status fetch_profile(const char *src, long timeout_s, struct pprof *out,
                                 char *reason, size_t cap);
 
+/* One GET of fetch_many: the body in memory, or why there is none. */
+struct fetch_result {
+    char *data;       /* malloc'd body (NUL-terminated), NULL on error */
+    size_t len;
+    char err[300];    /* the reason when data is NULL */
+};
+
+/* GETs the n urls at the same time (each may take up to timeout_s, e.g. a
+ * `?seconds=N` delta profile) and fills out[0..n). Returns how many
+ * succeeded (2xx). */
+size_t fetch_many(const char *const *urls, size_t n, long timeout_s,
+                  struct fetch_result *out);
+
 /* One file field of a multipart/form-data body. */
 struct fetch_part {
     const char *name; /* field name, also sent as its filename */

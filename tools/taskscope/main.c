@@ -24,6 +24,7 @@ static const struct cli_command *const commands[] = {
     &cli_run,
     &cli_race,
     &cli_flame,
+    &cli_push,
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
 
