@@ -46,7 +46,7 @@
 #include "profiler/write.h"
 
 #define PREFIX "/debug/pprof/"
-#define MAX_CONNECTIONS 32
+#define MAX_CONNECTIONS 128 /* above the 50 concurrent scrapers issue 8 names */
 #define IDLE_TIMEOUT_S 30
 #define MAX_SYMBOL_BODY (1 << 20)
 #define CPU_DEFAULT_S 30

@@ -12,7 +12,7 @@
 #                CPU profile while one runs
 #     config     non-loopback refused, bad values reported, the program
 #                going on; TASKSCOPE_HTTP_ALLOW_REMOTE=1; [::1]
-#     load       20 concurrent curl clients for ~5 s: no error
+#     load       50 concurrent curl clients for ~5 s: no error
 #     probe      TASKSCOPE_HTTP under LD_PRELOAD=PROBE_LIB on PROBE_APP
 #
 # Exit 0 = pass, 1 = fail, 77 = skipped (no curl). Failures print
@@ -303,7 +303,7 @@ mode_load() {
     start_app -- "$APP" 30
     local i paths=(goroutine heap allocs block mutex threadcreate "goroutine?debug=2"
                    "heap?debug=1" "" cmdline symbol)
-    for i in $(seq 20); do
+    for i in $(seq 50); do
         (
             end=$((SECONDS + 5)) n=0
             while [ $SECONDS -lt $end ]; do
@@ -317,7 +317,7 @@ mode_load() {
     wait $(jobs -p | grep -v "^$APP_PID\$") 2>/dev/null
     [ ! -s load.fail ] || { cat load.fail >&2; fail "requests failed under load"; }
     kill -0 "$APP_PID" 2>/dev/null || fail "the app died under load"
-    step "load: $(awk '{n += $1} END {print n}' load.count) requests from 20 clients, no error"
+    step "load: $(awk '{n += $1} END {print n}' load.count) requests from 50 clients, no error"
     stop_app
 }
 
