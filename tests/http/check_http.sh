@@ -333,6 +333,12 @@ mode_probe() {
     expect_code probe.index 200
     stop_app
     step "probe: TASKSCOPE_HTTP under LD_PRELOAD ok"
+    # taskscope run --http: the flag, not the environment, turns it on
+    start_app TASKSCOPE_HTTP=not-an-address TASKSCOPE_PROBE_LIB="$lib" -- \
+        "${6:?taskscope}" run --http 127.0.0.1:0 -o "$tmp/run-out" -- "$papp" block
+    expect_pprof "run.block" "${U}block" block
+    stop_app
+    step "probe: taskscope run --http ok"
 }
 
 case $mode in

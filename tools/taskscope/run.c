@@ -44,6 +44,7 @@ struct run_opts {
     const char *profiles; /* NULL: all */
     const char *out;      /* NULL: taskscope.<exe>.<pid> */
     bool follow;
+    const char *http;     /* --http ADDR, or NULL */
 };
 
 /* find_probe: the probe library: $TASKSCOPE_PROBE_LIB, else next to this
@@ -169,8 +170,10 @@ static int run(char **cmd, const struct run_opts *o)
         {"TASKSCOPE_PROBE_QUIET", "1"},
         {"TASKSCOPE_PROBE_INDEX", index},
         {"TASKSCOPE_FOLLOW", o->follow ? "1" : NULL},
+        {"TASKSCOPE_HTTP", o->http}, /* last: left out without --http */
     };
-    int code = cli_run_child("run", cmd, env, sizeof env / sizeof *env);
+    size_t nenv = sizeof env / sizeof *env - (o->http ? 0 : 1);
+    int code = cli_run_child("run", cmd, env, nenv);
     if (code >= 0 && !report(index))
         cli_error("run", "%s wrote no profiles (statically linked, setuid, or it "
                          "ended without exiting normally)", cmd[0]);
@@ -184,6 +187,7 @@ static int run_main(int argc, char **argv)
         {"profile", required_argument, NULL, 'p'},
         {"output", required_argument, NULL, 'o'},
         {"follow", no_argument, NULL, 'f'},
+        {"http", required_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0},
     };
@@ -195,6 +199,7 @@ static int run_main(int argc, char **argv)
         case 'p': o.profiles = optarg; break;
         case 'o': o.out = optarg; break;
         case 'f': o.follow = true; break;
+        case 'H': o.http = optarg; break;
         case 'h': cli_print_usage(&cli_run, stdout); return cli_finish("run", 0);
         case ':': return cli_usage_error(&cli_run, "%s needs a value", argv[optind - 1]);
         default: return cli_unknown_option(&cli_run, argv);
@@ -213,7 +218,7 @@ const struct cli_command cli_run = {
     .name = "run",
     .summary = "run a pthread program under the probe and profile it",
     .usage =
-        "usage: taskscope run [--profile=LIST] [-o DIR] [--follow] [--] CMD [ARGS...]\n"
+        "usage: taskscope run [--profile=LIST] [-o DIR] [--follow] [--http=ADDR] [--] CMD [ARGS...]\n"
         "\n"
         "Runs CMD with libtaskscope_probe.so preloaded: its mutex, block, heap,\n"
         "allocs, threadcreate and goroutine (thread) profiles, a thread dump and\n"
@@ -226,6 +231,8 @@ const struct cli_command cli_run = {
         "  -o, --output=DIR     write to DIR instead (must not exist or be empty);\n"
         "                       with --follow, DIR/<exe>.<pid>/ per process\n"
         "  --follow             also trace the programs CMD executes\n"
+        "  --http=ADDR          serve CMD's live /debug/pprof endpoints on ADDR\n"
+        "                       (e.g. 127.0.0.1:6060; docs/http.md)\n"
         "  -h, --help           print this help\n"
         "\n"
         "Exit status: CMD's own (128 + N if signal N killed it); 2 usage error or\n"
